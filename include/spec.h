@@ -1,0 +1,52 @@
+/*
+ * A VM spec: the typed form of the JSON a user writes.  spec.c is the only
+ * code that parses JSON specs; everything after it uses struct vm_spec.
+ */
+#ifndef VMM_SPEC_H
+#define VMM_SPEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SPEC_NAME_MAX		63	/* bytes, [A-Za-z0-9._-], first alnum */
+#define SPEC_PATH_MAX		4095
+#define SPEC_CMDLINE_MAX	4095
+#define SPEC_VCPUS_MAX		255	/* xAPIC IDs; KVM's own limit is checked at start */
+#define SPEC_RAM_MIN_MIB	16
+#define SPEC_RAM_MAX_MIB	(1024 * 1024)	/* 1 TiB; host memory is checked at start */
+#define SPEC_MAX_BYTES		(1024 * 1024)	/* a spec file larger than this is refused */
+
+struct vm_spec {
+	char		vs_name[SPEC_NAME_MAX + 1];
+	unsigned int	vs_vcpus;		/* default 1 */
+	uint64_t	vs_ram_mib;		/* default 256 */
+	char		vs_kernel[SPEC_PATH_MAX + 1];
+	char		vs_initrd[SPEC_PATH_MAX + 1];	/* "" when none */
+	char		vs_cmdline[SPEC_CMDLINE_MAX + 1];	/* "" when none */
+};
+
+#define SPEC_ERRS_MAX		32
+#define SPEC_ERR_LEN		256
+
+/* Every error found, each "path: message" (e.g. "vcpus: must be 1 to 255"). */
+struct spec_errs {
+	unsigned int	se_n;
+	char		se_msg[SPEC_ERRS_MAX][SPEC_ERR_LEN];
+};
+
+/*
+ * Parse and validate a spec from memory (len bytes, need not be
+ * NUL-terminated).  Fills *out and returns 0, or returns -EINVAL with every
+ * problem in *errs.  Paths in the spec are taken as given.
+ */
+int	spec_parse(const char *json, size_t len, struct vm_spec *out,
+	    struct spec_errs *errs);
+
+/*
+ * Read the file at path and spec_parse it.  A file that cannot be read or is
+ * larger than SPEC_MAX_BYTES yields one error naming the file.  Relative
+ * kernel/initrd paths are resolved against the spec file's directory.
+ */
+int	spec_load(const char *path, struct vm_spec *out, struct spec_errs *errs);
+
+#endif /* VMM_SPEC_H */
