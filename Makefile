@@ -74,7 +74,7 @@ $(BUILD)/san/tests/%.o:
 	$(CC) $(BASEFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -c $(filter %/$*.c,$(TEST_SRCS)) -o $@
 
 unit-test: deps $(TEST_BINS)
-	@sh guest-tests/run-unit.sh $(TEST_BINS)
+	@sh tools/run-unit.sh $(TEST_BINS)
 
 # Every header compiles on its own.
 check-headers:
