@@ -86,7 +86,7 @@ check-headers:
 DEB_PKGS := build-essential pkg-config libjansson-dev liburing-dev libaio-dev \
 	    libcap-ng-dev libseccomp-dev libxxhash-dev libzstd-dev liblz4-dev \
 	    libcmocka-dev acpica-tools qemu-system-x86 busybox-static iperf3 fio \
-	    cpio zstd xz-utils kmod e2fsprogs iproute2 procps
+	    cpio zstd xz-utils kmod e2fsprogs iproute2 procps python3
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
@@ -103,3 +103,14 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# The tiny guest payload (guest-tests/tiny): a bzImage of a few KiB.
+TINY_CFLAGS := -std=c11 -O2 -ffreestanding -fno-pic -fno-pie -mno-red-zone \
+	-mgeneral-regs-only -fno-stack-protector -fno-asynchronous-unwind-tables \
+	-Wall -Wextra -Werror
+$(BUILD)/tiny/tiny.bzImage: guest-tests/tiny/head.S guest-tests/tiny/tiny.c guest-tests/tiny/tiny.ld
+	@mkdir -p $(dir $@)
+	$(CC) $(TINY_CFLAGS) -c guest-tests/tiny/head.S -o $(BUILD)/tiny/head.o
+	$(CC) $(TINY_CFLAGS) -c guest-tests/tiny/tiny.c -o $(BUILD)/tiny/tiny.o
+	ld -nostdlib -no-pie -T guest-tests/tiny/tiny.ld -o $@ $(BUILD)/tiny/head.o $(BUILD)/tiny/tiny.o
+tiny: $(BUILD)/tiny/tiny.bzImage

@@ -25,6 +25,9 @@ struct vm_events;
 #define ACPI_IOAPIC_GPA		0xfec00000ULL
 #define ACPI_LAPIC_GPA		0xfee00000ULL
 
+/* xAPIC IDs are 8 bits and 0xff is the broadcast ID: at most 255 CPUs. */
+#define ACPI_MAX_CPUS		255
+
 struct acpi_cfg {
 	unsigned int	ac_ncpus;	/* APIC IDs 0 .. ncpus-1 */
 };
@@ -44,14 +47,25 @@ struct acpi_pm;
 /*
  * Create the PM device.  A write of SLP_EN with SLP_TYP ACPI_S5_SLP_TYP to
  * PM1a_CNT calls ev->ve_stop(VM_STOP_POWEROFF).  Returns NULL on ENOMEM.
+ * *ev is copied; its callbacks must be non-NULL.  ve_set_irq is called with
+ * the device lock held (so it must not call back into the device), ve_stop
+ * without it.  Register accesses may come from any vCPU thread at once.
  */
 struct acpi_pm	*acpi_pm_create(const struct vm_events *ev);
+/* Free the device; only once no bus can dispatch to it any more. */
 void		 acpi_pm_destroy(struct acpi_pm *);
 
-/* Press the power button: sets PWRBTN_STS and raises the SCI if enabled. */
+/*
+ * Press the power button: sets PWRBTN_STS and raises the SCI if the guest
+ * enabled PWRBTN_EN.  Thread-safe (e.g. from the control thread).
+ */
 void		 acpi_pm_power_button(struct acpi_pm *);
 
-/* Register the PM ports on a bus; 0 or -errno. */
+/*
+ * Register the PM ports on the PIO bus as two ranges, "acpi-pm-evt" and
+ * "acpi-pm-cnt"; 0 or the -errno of bus_register.  On failure the event
+ * range may stay registered: the caller tears the whole bus down.
+ */
 struct bus;
 int		 acpi_pm_attach(struct acpi_pm *, struct bus *);
 

@@ -1,0 +1,259 @@
+/*
+ * vmm_run: build a VM from a spec, run it, tear it down, and again on a
+ * guest reset.  The calling thread becomes the event loop: it feeds console
+ * input to the UART, takes SIGINT/SIGTERM/SIGHUP through a signalfd, and
+ * waits for a stop request from a vCPU or device.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "machine.h"
+#include "spec.h"
+#include "uart.h"
+#include "vmm.h"
+
+struct console {
+	int		co_in;		/* -1: no input, or input hit EOF */
+	bool		co_tty;		/* co_in is a tty in raw mode */
+	struct termios	co_saved;
+};
+
+static void
+console_open(struct console *co, const struct vmm_opts *o)
+{
+	struct termios raw;
+
+	co->co_in = o->vo_console_in;
+	co->co_tty = false;
+	if (co->co_in < 0 || !o->vo_raw_tty || !isatty(co->co_in) ||
+	    tcgetattr(co->co_in, &co->co_saved) < 0)
+		return;
+	raw = co->co_saved;
+	cfmakeraw(&raw);
+	/* Keep output processing so host messages still start a new line. */
+	raw.c_oflag |= OPOST;
+	if (tcsetattr(co->co_in, TCSANOW, &raw) == 0)
+		co->co_tty = true;
+}
+
+static void
+console_close(struct console *co)
+{
+	if (co->co_tty)
+		(void)tcsetattr(co->co_in, TCSANOW, &co->co_saved);
+	co->co_tty = false;
+}
+
+/* Move what the user typed into the UART; false at EOF or on the escape. */
+static void
+console_input(struct vm *vm, struct console *co)
+{
+	uint8_t buf[512];
+	size_t room = uart_input_room(vm->vm_uart), i;
+	ssize_t n;
+
+	if (room == 0)
+		return;
+	n = read(co->co_in, buf, room < sizeof(buf) ? room : sizeof(buf));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		co->co_in = -1;		/* EOF: the guest keeps running */
+		return;
+	}
+	if (co->co_tty)
+		for (i = 0; i < (size_t)n; i++)
+			if (buf[i] == VMM_CONSOLE_ESCAPE) {
+				vm_request_stop(vm, VM_STOP_KILLED,
+				    "stopped from the console (Ctrl-])");
+				n = (ssize_t)i;
+				break;
+			}
+	uart_input(vm->vm_uart, buf, (size_t)n);
+}
+
+/* Wait until something asks the VM to stop. */
+static void
+vmm_loop(struct vm *vm, struct console *co, int sig_fd)
+{
+	while (__atomic_load_n(&vm->vm_stop, __ATOMIC_ACQUIRE) == VM_STOP_NONE) {
+		struct pollfd p[4] = {
+			{ .fd = vm->vm_stop_fd, .events = POLLIN },
+			{ .fd = sig_fd, .events = POLLIN },
+			{ .fd = uart_room_fd(vm->vm_uart), .events = POLLIN },
+			{ .fd = -1, .events = POLLIN },
+		};
+		uint64_t v;
+
+		if (co->co_in >= 0 && uart_input_room(vm->vm_uart) > 0)
+			p[3].fd = co->co_in;
+		if (poll(p, 4, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			vm_request_stop(vm, VM_STOP_ERROR, "poll: %s",
+			    strerror(errno));
+			break;
+		}
+		if (p[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sig_fd, &si, sizeof(si)) == sizeof(si))
+				vm_request_stop(vm, VM_STOP_KILLED, "stopped by "
+				    "signal %s", strsignal((int)si.ssi_signo));
+		}
+		if (p[2].revents & POLLIN)
+			(void)!read(p[2].fd, &v, sizeof(v));
+		if (p[3].revents & (POLLIN | POLLHUP | POLLERR))
+			console_input(vm, co);
+	}
+}
+
+/* Host limits a spec can exceed although it is valid on its own. */
+static int
+vmm_check_host(const struct vm_spec *spec, char *err, size_t errlen)
+{
+	unsigned long long kb = 0;
+	char line[128];
+	FILE *f;
+
+	f = fopen("/proc/meminfo", "re");
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "MemTotal: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	if (kb != 0 && spec->vs_ram_mib > kb / 1024) {
+		snprintf(err, errlen, "ram: %llu MiB is more than this host's "
+		    "memory (%llu MiB)", (unsigned long long)spec->vs_ram_mib,
+		    kb / 1024);
+		return -E2BIG;
+	}
+	return 0;
+}
+
+static void
+vmm_teardown(struct vm *vm)
+{
+	vcpu_kick_all(vm);
+	vcpu_join_all(vm);
+	vcpu_destroy_all(vm);
+	platform_destroy(vm);
+	vm_destroy(vm);
+}
+
+/* One boot of the VM: the stop reason, or a status for a failed build. */
+static int
+vmm_boot(struct vm *vm, int kvm_fd, const struct vm_spec *spec,
+    const struct boot_image *bim, const struct vmm_opts *o,
+    struct console *co, int sig_fd, char *err, size_t errlen)
+{
+	uint64_t rsdp = 0;
+	int rc, status;
+
+	rc = vm_create(vm, kvm_fd, spec);
+	if (rc == 0)
+		rc = platform_create(vm, o->vo_console_out, &rsdp);
+	if (rc == 0)
+		rc = boot_linux(vm, bim, rsdp);
+	if (rc == 0)
+		rc = vcpu_create_all(vm);
+	if (rc == 0)
+		rc = vcpu_start_all(vm);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s", vm->vm_err);
+		vmm_teardown(vm);
+		return rc == -E2BIG ? VMM_ST_BADSPEC : VMM_ST_ERROR;
+	}
+	vmm_loop(vm, co, sig_fd);
+	vmm_teardown(vm);
+	snprintf(err, errlen, "%s", vm->vm_err);
+	switch (vm->vm_stop) {
+	case VM_STOP_POWEROFF:
+		status = VMM_ST_POWEROFF;
+		break;
+	case VM_STOP_REBOOT:
+		status = VMM_ST_REBOOT;
+		if (err[0] == '\0')
+			snprintf(err, errlen, "the guest asked for a reset");
+		break;
+	case VM_STOP_CRASH:
+		status = VMM_ST_CRASH;
+		break;
+	case VM_STOP_KILLED:
+		status = VMM_ST_KILLED;
+		break;
+	default:
+		status = VMM_ST_ERROR;
+		break;
+	}
+	return status;
+}
+
+int
+vmm_run(const struct vm_spec *spec, const struct vmm_opts *o, char *err,
+    size_t errlen)
+{
+	struct boot_image bim;
+	struct console co;
+	struct vm vm;
+	sigset_t stop_sigs, kick, old;
+	int kvm_fd, sig_fd, status;
+
+	err[0] = '\0';
+	/* Everything the spec names is checked before KVM is touched. */
+	if (vmm_check_host(spec, err, errlen) < 0 ||
+	    boot_probe(spec, &bim, err, errlen) < 0)
+		return VMM_ST_BADSPEC;
+	if (vm_open_kvm(&kvm_fd, err, errlen) < 0) {
+		boot_close(&bim);
+		return VMM_ST_ERROR;
+	}
+
+	/* Signals that stop the VM arrive on a signalfd; no thread takes them. */
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGINT);
+	sigaddset(&stop_sigs, SIGTERM);
+	sigaddset(&stop_sigs, SIGHUP);
+	sigemptyset(&kick);
+	sigaddset(&kick, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &stop_sigs, &old);
+	pthread_sigmask(SIG_BLOCK, &kick, NULL);
+	sig_fd = signalfd(-1, &stop_sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sig_fd < 0) {
+		snprintf(err, errlen, "signalfd: %s", strerror(errno));
+		boot_close(&bim);
+		close(kvm_fd);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return VMM_ST_ERROR;
+	}
+
+	console_open(&co, o);
+	for (;;) {
+		err[0] = '\0';
+		status = vmm_boot(&vm, kvm_fd, spec, &bim, o, &co, sig_fd, err,
+		    errlen);
+		boot_close(&bim);
+		if (status != VMM_ST_REBOOT || o->vo_no_reboot)
+			break;
+		/* A reset boots the files as they are now. */
+		if (boot_probe(spec, &bim, err, errlen) < 0) {
+			status = VMM_ST_BADSPEC;
+			break;
+		}
+	}
+	console_close(&co);
+
+	close(sig_fd);
+	close(kvm_fd);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return status;
+}
