@@ -76,6 +76,10 @@ $(BUILD)/san/tests/%.o:
 unit-test: deps $(TEST_BINS)
 	@sh tools/run-unit.sh $(TEST_BINS)
 
+# Everything; the last line is "total: N passed, N failed".
+test: deps all check-headers $(TEST_BINS) tiny kit lab
+	@sh tools/test.sh
+
 # Every header compiles on its own.
 check-headers:
 	@for h in include/*.h; do \

@@ -218,6 +218,8 @@ vmm_run(const struct vm_spec *spec, const struct vmm_opts *o, char *err,
 		return VMM_ST_ERROR;
 	}
 
+	/* A console reader that goes away must not kill the VMM mid-write. */
+	signal(SIGPIPE, SIG_IGN);
 	/* Signals that stop the VM arrive on a signalfd; no thread takes them. */
 	sigemptyset(&stop_sigs);
 	sigaddset(&stop_sigs, SIGINT);

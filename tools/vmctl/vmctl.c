@@ -33,8 +33,12 @@ load_spec(const char *path, struct vm_spec *spec)
 
 	if (spec_load(path, spec, &errs) == 0)
 		return 0;
+	/* File-level errors already start with the file's name. */
 	for (i = 0; i < errs.se_n; i++)
-		fprintf(stderr, "vmctl: %s: %s\n", path, errs.se_msg[i]);
+		if (strncmp(errs.se_msg[i], path, strlen(path)) == 0)
+			fprintf(stderr, "vmctl: %s\n", errs.se_msg[i]);
+		else
+			fprintf(stderr, "vmctl: %s: %s\n", path, errs.se_msg[i]);
 	return -1;
 }
 

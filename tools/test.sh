@@ -1,0 +1,21 @@
+#!/bin/sh
+# make test: every stage runs even if an earlier one failed; each prints
+# "stage: N passed, N failed"; the last line is the total.
+set -u
+cd "$(dirname "$0")/.."
+log=build/test-summary
+: >"$log"
+stage() {
+	name=$1; shift
+	echo "=== $name"
+	"$@" 2>&1 | tee build/test-$name.log
+	grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed' build/test-$name.log | tail -1 >>"$log" ||
+		echo "$name: 0 passed, 1 failed" >>"$log"
+}
+stage unit sh tools/run-unit.sh build/test/*
+stage cli python3 guest-tests/test_cli.py
+stage guest sh guest-tests/run-guest-tests.sh
+echo "=== summary"
+cat "$log"
+awk '{ for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "total: %d passed, %d failed\n", p, f; exit (f > 0) }' "$log"
