@@ -80,6 +80,14 @@ unit-test: deps $(TEST_BINS)
 test: deps all check-headers $(TEST_BINS) tiny kit lab
 	@sh tools/test.sh
 
+# Hull beside QEMU (docs/bench.md); prints medians and ratios.
+bench: deps all tiny kit lab
+	@sh guest-tests/run-bench.sh
+
+# Boot a Debian guest and show its console (in the lab where needed).
+demo: deps all kit lab
+	@sh guest-tests/run-demo.sh
+
 # Every header compiles on its own.
 check-headers:
 	@for h in include/*.h; do \
