@@ -8,7 +8,8 @@ PKGS	:= jansson
 
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wcast-qual -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wformat=2 -Wundef -Wvla
-BASEFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -I$(BUILD)/gen -MMD -MP
+HDRFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -I$(BUILD)/gen
+BASEFLAGS := $(HDRFLAGS) -MMD -MP
 CFLAGS	?= -O2 -g
 HARDEN	:= -fstack-protector-strong -D_FORTIFY_SOURCE=2
 SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -91,7 +92,7 @@ demo: deps all kit lab
 # Every header compiles on its own.
 check-headers:
 	@for h in include/*.h; do \
-	  echo "#include \"$$(basename $$h)\"" | $(CC) $(BASEFLAGS) -fsyntax-only -x c - || exit 1; \
+	  echo "#include \"$$(basename $$h)\"" | $(CC) $(HDRFLAGS) -fsyntax-only -x c - || exit 1; \
 	done; echo "headers: ok"
 
 # Debian packages every target needs.  Idempotent and quick when installed.
