@@ -99,7 +99,7 @@ check-headers:
 DEB_PKGS := build-essential pkg-config libjansson-dev liburing-dev libaio-dev \
 	    libcap-ng-dev libseccomp-dev libxxhash-dev libzstd-dev liblz4-dev \
 	    libcmocka-dev acpica-tools qemu-system-x86 busybox-static iperf3 fio \
-	    cpio zstd xz-utils kmod e2fsprogs iproute2 procps python3
+	    cpio zstd xz-utils kmod e2fsprogs iproute2 procps python3 bc
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \

@@ -97,14 +97,13 @@ cpio_pack() {
 	mv "$out.tmp" "$out"
 }
 
-# pkg_of FILE: the Debian package owning FILE.  With merged /usr, dpkg knows
-# a file by either its /lib or /usr/lib name, so try both, and the target.
-pkg_of() {
+# pkgs_of FILE...: the Debian packages owning FILEs.  With merged /usr, dpkg
+# knows a file by either its /lib or its /usr/lib name, so ask for all the
+# spellings in one (slow) dpkg -S call; the misses are ignored.
+pkgs_of() {
 	local f r
-	r=$(realpath "$1")
-	for f in "$1" "$r" "${r#/usr}" "/usr$1"; do
-		dpkg -S "$f" 2>/dev/null | cut -d: -f1 && return 0
-	done
-	echo "kit: no package owns $1" >&2
-	return 1
+	for f in "$@"; do
+		r=$(realpath "$f")
+		printf '%s\n' "$f" "$r" "${r#/usr}" "/usr$f"
+	done | sort -u | { xargs dpkg -S 2>/dev/null || true; } | cut -d: -f1 | sort -u
 }

@@ -17,8 +17,7 @@ BINS="/usr/bin/iperf3 /usr/bin/fio"
 read -r gen_pkg gen_ver < <(kernel_pkg amd64)
 read -r cld_pkg cld_ver < <(kernel_pkg cloud-amd64)
 # Versions of the host packages whose files go into the initramfs.
-hostpkgs=$( { echo /bin/busybox; ldd $BINS | awk '$3 ~ /^\// { print $3 }'; printf "%s\n" $BINS; } |
-    while read -r f; do pkg_of "$f"; done | sort -u |
+hostpkgs=$(pkgs_of /bin/busybox $BINS $(ldd $BINS | awk '$3 ~ /^\// { print $3 }') |
     xargs dpkg-query -W -f='${Package}=${Version}\n')
 stamp=$( { cat "$here"/common.sh "$here"/mkkit.sh "$here"/init "$here"/jobs/*;
     echo "$gen_pkg=$gen_ver $cld_pkg=$cld_ver"; echo "$hostpkgs"; } | sha256sum | cut -d' ' -f1)
