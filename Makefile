@@ -70,6 +70,9 @@ $(BUILD)/test/%: $(BUILD)/san/tests/%.o $(BUILD)/libhull-san.a
 	@mkdir -p $(dir $@)
 	$(CC) $(SANFLAGS) -o $@ $< $(BUILD)/libhull-san.a $(LDLIBS) -lcmocka
 
+# Keep test objects between runs (make would delete them as intermediates).
+.SECONDARY: $(TEST_BINS:$(BUILD)/test/%=$(BUILD)/san/tests/%.o)
+
 $(BUILD)/san/tests/%.o:
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -c $(filter %/$*.c,$(TEST_SRCS)) -o $@
@@ -80,6 +83,27 @@ unit-test: deps $(TEST_BINS)
 # Everything; the last line is "total: N passed, N failed".
 test: deps all check-headers $(TEST_BINS) tiny kit lab
 	@sh tools/test.sh
+
+# libFuzzer targets, built with clang (Debian: clang libclang-rt-14-dev).
+FUZZ_CC		?= clang
+FUZZ_SECONDS	?= 30
+FUZZFLAGS	:= -O1 -g -fsanitize=fuzzer,address,undefined \
+		   -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+# The spec reader alone: vmm/spec.c and jansson, nothing else.
+$(BUILD)/fuzz/fuzz_spec: vmm/tests/fuzz_spec.c vmm/spec.c include/spec.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(HDRFLAGS) $(FUZZFLAGS) $(PKG_CFLAGS) -o $@ \
+	    vmm/tests/fuzz_spec.c vmm/spec.c $(PKG_LIBS)
+
+# Runs for FUZZ_SECONDS; new inputs go to build/, the seeds in the tree are
+# only read.  A crash leaves crash-* in build/fuzz/ and fails the target.
+.PHONY: fuzz
+fuzz: deps $(BUILD)/fuzz/fuzz_spec
+	@mkdir -p $(BUILD)/fuzz/corpus-spec
+	cd $(BUILD)/fuzz && ./fuzz_spec -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=4096 -print_final_stats=1 corpus-spec \
+	    $(CURDIR)/vmm/tests/corpus/spec
 
 # Hull beside QEMU (docs/bench.md); prints medians and ratios.
 bench: deps all tiny kit lab
@@ -99,7 +123,7 @@ check-headers:
 DEB_PKGS := build-essential pkg-config libjansson-dev liburing-dev libaio-dev \
 	    libcap-ng-dev libseccomp-dev libxxhash-dev libzstd-dev liblz4-dev \
 	    libcmocka-dev acpica-tools qemu-system-x86 busybox-static iperf3 fio \
-	    cpio zstd xz-utils kmod e2fsprogs iproute2 procps python3 bc
+	    cpio zstd xz-utils kmod e2fsprogs iproute2 procps python3 bc clang libclang-rt-14-dev
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \

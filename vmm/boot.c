@@ -341,6 +341,12 @@ boot_probe(const struct vm_spec *spec, struct boot_image *bim, char *err,
 		rc = bim->bim_ifd;
 		goto fail;
 	}
+	/* An empty initrd is no initrd, as for the kernel itself. */
+	if (bim->bim_isize == 0) {
+		close(bim->bim_ifd);
+		bim->bim_ifd = -1;
+		return 0;
+	}
 	/* The initrd goes as high as the kernel allows, below the PCI hole. */
 	initrd_max = (uint64_t)get32(hdr + HDR_INITRD_ADDR_MAX) + 1;
 	if ((get16(hdr + HDR_XLOADFLAGS) & XLF_CAN_BE_LOADED_ABOVE_4G) ||
@@ -409,6 +415,9 @@ boot_linux(struct vm *vm, const struct boot_image *bim, uint64_t rsdp_gpa)
 	    strlen(spec->vs_cmdline) + 1) < 0)
 		return vm_fail(vm, -E2BIG, "ram: too small for the command line");
 	put32(zp + HDR_CMD_LINE_PTR, (uint32_t)BOOT_CMDLINE_GPA);
+	/* boot.rst: no initrd means ramdisk_image and ramdisk_size are 0. */
+	put32(zp + HDR_RAMDISK_IMAGE, 0);
+	put32(zp + HDR_RAMDISK_SIZE, 0);
 
 	if (bim->bim_ifd >= 0) {
 		uint8_t *imem = gm_ptr(gm, bim->bim_initrd_gpa,

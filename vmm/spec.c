@@ -361,7 +361,7 @@ spec_v_name(struct spec_ctx *ctx, const char *path, json_t *v, void *dst)
 		    path, spec_quote(q, sizeof(q), name, strlen(name)));
 		return -EINVAL;
 	}
-	memcpy(vs->vs_name, name, sizeof(name));
+	memcpy(vs->vs_name, name, strlen(name) + 1);
 	return 0;
 }
 
@@ -501,7 +501,7 @@ spec_v_cmdline(struct spec_ctx *ctx, const char *path, json_t *v, void *dst)
 			return -EINVAL;
 		}
 	}
-	memcpy(vs->vs_cmdline, cmdline, sizeof(cmdline));
+	memcpy(vs->vs_cmdline, cmdline, strlen(cmdline) + 1);
 	return 0;
 }
 
