@@ -28,8 +28,8 @@ class VM:
         self.spec_path = os.path.join(WORK, self.name + ".json")
         with open(self.spec_path, "w") as f:
             json.dump(spec, f)
-        self.out = b""
-        self.err = b""
+        self.out = bytearray()   # appended in place: a chatty guest is cheap
+        self.err = bytearray()
         self.lock = threading.Condition()
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(
@@ -47,18 +47,18 @@ class VM:
             b = os.read(stream.fileno(), 65536)
             with self.lock:
                 if b:
-                    setattr(self, attr, getattr(self, attr) + b)
+                    getattr(self, attr).extend(b)
                 self.lock.notify_all()
             if not b:
                 return
 
     def console(self):
         with self.lock:
-            return self.out.decode("utf-8", "replace")
+            return bytes(self.out).decode("utf-8", "replace")
 
     def stderr(self):
         with self.lock:
-            return self.err.decode("utf-8", "replace")
+            return bytes(self.err).decode("utf-8", "replace")
 
     def fail(self, msg):
         print(f"--- console of {self.name} ---\n{self.console()}\n"

@@ -5,7 +5,9 @@
  *   (default)  port I/O, MMIO to an unclaimed address, then ACPI power-off
  *   triple     a triple fault (null IDT, then int3)
  *   reset      a CPU reset through the i8042 (0xfe to port 0x64)
- *   echo       reads a line from the serial port, prints it, powers off
+ *   echo       reads a line from the serial port and prints it; the line
+ *              "reset" resets the CPU (so each boot asks again), any other
+ *              powers off
  *   hang       halts with interrupts off until the VMM is stopped
  */
 #include <stdint.h>
@@ -131,6 +133,9 @@ echo_line(void)
 	puts_("TINY: got ");
 	puts_(buf);
 	puts_("\n");
+	if (n == 5 && buf[0] == 'r' && buf[1] == 'e' && buf[2] == 's' &&
+	    buf[3] == 'e' && buf[4] == 't')
+		outb(0x64, 0xfe);
 }
 
 void
