@@ -25,7 +25,7 @@ VMCTL = os.path.join(BUILD, "vmctl")
 KIT = os.path.join(BUILD, "kit")
 WORK = os.path.join(BUILD, "bench")
 RUNS = int(os.environ.get("HULL_BENCH_RUNS", "5"))
-RAM = 256
+RAM = 512
 CMDLINE = "console=ttyS0 quiet panic=-1 hull.job=report"
 TIMEOUT = 300
 
@@ -82,7 +82,7 @@ def run_once(cmd, ram, env=None):
         rc = p.wait()
     end = time.monotonic() - t0
     et.join(5)
-    ok = marker is not None and b"HULL: memtotal_kb=" in buf
+    ok = marker is not None and re.search(rb"HULL: memtotal_kb=\d+\r?\n", buf) is not None
     if not ok:
         sys.stderr.write(f"bench: run failed ({' '.join(cmd[:3])} ...), status {rc}\n"
                          f"{buf[-2000:].decode('utf-8', 'replace')}\n"

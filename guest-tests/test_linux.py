@@ -14,7 +14,7 @@ KERNELS = {"amd64": os.path.join(KIT, "vmlinuz-amd64"),
            "cloud": os.path.join(KIT, "vmlinuz-cloud")}
 INITRD = os.path.join(KIT, "initrd.img")
 BOOT_TIMEOUT = int(os.environ.get("HULL_BOOT_TIMEOUT", "240"))
-RAM = 256
+RAM = 512   # the kit's initramfs unpacks to ~100 MB of rootfs
 
 
 def t_boot_console(kernel, vcpus):
@@ -26,9 +26,11 @@ def t_boot_console(kernel, vcpus):
             args=["--no-reboot"])
     try:
         vm.expect(r"HULL-INIT", BOOT_TIMEOUT)
-        nproc = int(vm.expect(r"HULL: nproc=(\d+)", 60).group(1))
-        mem_kb = int(vm.expect(r"HULL: memtotal_kb=(\d+)", 60).group(1))
+        nproc = int(vm.expect(r"HULL: nproc=(\d+)\r?\n", 60).group(1))
+        mem_kb = int(vm.expect(r"HULL: memtotal_kb=(\d+)\r?\n", 60).group(1))
         vm.expect(r"HULL: console ready", 60)
+        check("Initramfs unpacking failed" not in vm.console(),
+              "the initramfs did not unpack")
         check(nproc == vcpus, f"nproc is {nproc}, spec says {vcpus}")
         # MemTotal is RAM less what the kernel keeps for itself.
         check(RAM * 1024 * 0.75 <= mem_kb <= RAM * 1024,
