@@ -9,8 +9,10 @@ stage() {
 	name=$1; shift
 	echo "=== $name"
 	"$@" 2>&1 | tee build/test-$name.log
-	grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed' build/test-$name.log | tail -1 >>"$log" ||
-		echo "$name: 0 passed, 1 failed" >>"$log"
+	line=$(grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed' build/test-$name.log)
+	# A stage that printed no summary (it crashed, or the lab failed) failed.
+	[ -n "$line" ] || line="$name: 0 passed, 1 failed (no summary line)"
+	echo "$line" >>"$log"
 }
 stage unit sh tools/run-unit.sh build/test/*
 stage cli python3 guest-tests/test_cli.py
