@@ -17,6 +17,7 @@
 
 #include "machine.h"
 #include "spec.h"
+#include "trace.h"
 #include "uart.h"
 #include "vmm.h"
 
@@ -160,10 +161,12 @@ vmm_boot(struct vm *vm, int kvm_fd, const struct vm_spec *spec,
 	int rc, status;
 
 	rc = vm_create(vm, kvm_fd, spec);
+	trace_point("vm-created");
 	if (rc == 0)
 		rc = platform_create(vm, o->vo_console_out, &rsdp);
 	if (rc == 0)
 		rc = boot_linux(vm, bim, rsdp);
+	trace_point("loaded");
 	if (rc == 0)
 		rc = vcpu_create_all(vm);
 	if (rc == 0)
@@ -174,6 +177,7 @@ vmm_boot(struct vm *vm, int kvm_fd, const struct vm_spec *spec,
 		return rc == -E2BIG ? VMM_ST_BADSPEC : VMM_ST_ERROR;
 	}
 	vmm_loop(vm, co, sig_fd);
+	trace_point("stopping");
 	vmm_teardown(vm);
 	snprintf(err, errlen, "%s", vm->vm_err);
 	switch (vm->vm_stop) {
@@ -213,6 +217,7 @@ vmm_run(const struct vm_spec *spec, const struct vmm_opts *o, char *err,
 	if (vmm_check_host(spec, err, errlen) < 0 ||
 	    boot_probe(spec, &bim, err, errlen) < 0)
 		return VMM_ST_BADSPEC;
+	trace_point("probed");
 	if (vm_open_kvm(&kvm_fd, err, errlen) < 0) {
 		boot_close(&bim);
 		return VMM_ST_ERROR;

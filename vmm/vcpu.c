@@ -10,10 +10,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "machine.h"
+#include "trace.h"
 
 #define VCPU_KICK_SIGNAL	SIGUSR1
 
@@ -31,9 +31,6 @@
 #define X86_CR4_PAE		(1ULL << 5)
 #define EFER_LME		(1ULL << 8)
 #define EFER_LMA		(1ULL << 10)
-
-/* HULL_TRACE=1: print when vCPU 0 first enters the guest (make bench). */
-static bool vcpu_trace;
 
 static void
 vcpu_kick_handler(int sig)
@@ -305,13 +302,8 @@ vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	if (vc->vc_id == 0 && vcpu_trace) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		fprintf(stderr, "hull-trace: first-run %lld\n",
-		    (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
-	}
+	if (vc->vc_id == 0)
+		trace_point("first-run");
 
 	while (__atomic_load_n(&vm->vm_stop, __ATOMIC_ACQUIRE) == VM_STOP_NONE) {
 		if (ioctl(vc->vc_fd, KVM_RUN, 0) < 0) {
@@ -329,27 +321,39 @@ vcpu_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * A vCPU thread needs little stack: the exit loop and a device access.  The
+ * default 8 MiB stack is 2 MiB-aligned, so transparent huge pages would back
+ * its first touch with a whole 2 MiB page of RSS; 256 KiB is not.
+ */
+#define VCPU_STACK_SIZE		(256 * 1024)
+
 int
 vcpu_start_all(struct vm *vm)
 {
 	struct sigaction sa;
+	pthread_attr_t attr;
 	unsigned int i;
 	int rc;
 
-	vcpu_trace = getenv("HULL_TRACE") != NULL;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = vcpu_kick_handler;	/* no SA_RESTART: KVM_RUN must fail */
 	sigemptyset(&sa.sa_mask);
 	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, VCPU_STACK_SIZE);
 	for (i = 0; i < vm->vm_nvcpus; i++) {
 		struct vcpu *vc = &vm->vm_vcpus[i];
 
-		rc = pthread_create(&vc->vc_thread, NULL, vcpu_thread, vc);
-		if (rc != 0)
+		rc = pthread_create(&vc->vc_thread, &attr, vcpu_thread, vc);
+		if (rc != 0) {
+			pthread_attr_destroy(&attr);
 			return vm_fail(vm, -rc, "vcpu%u: cannot start thread: %s",
 			    i, strerror(rc));
+		}
 		vc->vc_started = true;
 	}
+	pthread_attr_destroy(&attr);
 	return 0;
 }
 

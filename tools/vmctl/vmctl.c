@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "spec.h"
+#include "trace.h"
 #include "vmm.h"
 
 static void
@@ -73,10 +74,12 @@ cmd_run(int argc, char **argv)
 		fprintf(stderr, "vmctl: out of memory\n");
 		return VMM_ST_ERROR;
 	}
+	trace_point("main");
 	if (load_spec(argv[i], spec) < 0) {
 		free(spec);
 		return VMM_ST_BADSPEC;
 	}
+	trace_point("spec");
 	st = vmm_run(spec, &o, err, sizeof(err));
 	/* The guest's last line may lack a newline: start our own. */
 	if (st != VMM_ST_POWEROFF)
