@@ -4,6 +4,7 @@
  * each, and each vCPU finds its own APIC ID.  Leaves per Intel SDM vol. 2A
  * (CPUID) and AMD APM vol. 3 (CPUID Fn8000_00xx).
  */
+#include <cpuid.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,18 @@ cpuid_setup(struct vm *vm, struct vcpu *vc)
 			/* AMD: NC (cores - 1) and the APIC ID width for cores. */
 			e->ecx = (e->ecx & ~0xf0ffU) | (n - 1) |
 			    (cpuid_width(n) << 12);
+			break;
+		case 0x80000002:
+		case 0x80000003:
+		case 0x80000004:
+			/*
+			 * The brand string: KVM leaves it empty, and a guest
+			 * then shows "model name: 17/01".  Use the host's, as
+			 * QEMU's -cpu host does (a name, not a feature flag).
+			 */
+			if ((e->eax | e->ebx | e->ecx | e->edx) == 0)
+				__cpuid(e->function, e->eax, e->ebx, e->ecx,
+				    e->edx);
 			break;
 		case 0x8000001e:
 			/* AMD: extended APIC ID, core ID, one thread per core. */
