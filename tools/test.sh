@@ -14,7 +14,16 @@ stage() {
 	[ -n "$line" ] || line="$name: 0 passed, 1 failed (no summary line)"
 	echo "$line" >>"$log"
 }
+# A short fuzz run of each libFuzzer target; a crash fails it.
+fuzz() {
+	if make -s fuzz FUZZ_SECONDS="${HULL_FUZZ_SECONDS:-10}" >build/fuzz.log 2>&1; then
+		echo "fuzz: 1 passed, 0 failed"
+	else
+		tail -30 build/fuzz.log; echo "fuzz: 0 passed, 1 failed"
+	fi
+}
 stage unit sh tools/run-unit.sh build/test/*
+stage fuzz fuzz
 stage cli python3 guest-tests/test_cli.py
 stage guest sh guest-tests/run-guest-tests.sh
 echo "=== summary"
