@@ -5,6 +5,7 @@
 #ifndef VMM_SPEC_H
 #define VMM_SPEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,22 @@
 #define SPEC_RAM_MAX_MIB	(1024 * 1024)	/* 1 TiB; host memory is checked at start */
 #define SPEC_MAX_BYTES		(1024 * 1024)	/* a spec file larger than this is refused */
 
+#define SPEC_DISKS_MAX		16
+#define SPEC_SERIAL_MAX		20	/* virtio-blk GET_ID is 20 bytes */
+
+enum spec_cache {
+	SPEC_CACHE_NONE = 0,	/* O_DIRECT where the host allows it (default) */
+	SPEC_CACHE_WRITEBACK,	/* the host page cache */
+};
+
+/* One element of "disks". */
+struct disk_spec {
+	char		ds_path[SPEC_PATH_MAX + 1];	/* file or block device */
+	bool		ds_readonly;			/* default false */
+	char		ds_serial[SPEC_SERIAL_MAX + 1];	/* "" when none given */
+	enum spec_cache	ds_cache;
+};
+
 struct vm_spec {
 	char		vs_name[SPEC_NAME_MAX + 1];
 	unsigned int	vs_vcpus;		/* default 1 */
@@ -23,6 +40,8 @@ struct vm_spec {
 	char		vs_kernel[SPEC_PATH_MAX + 1];
 	char		vs_initrd[SPEC_PATH_MAX + 1];	/* "" when none */
 	char		vs_cmdline[SPEC_CMDLINE_MAX + 1];	/* "" when none */
+	unsigned int	vs_ndisks;
+	struct disk_spec vs_disks[SPEC_DISKS_MAX];
 };
 
 #define SPEC_ERRS_MAX		32

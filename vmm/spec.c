@@ -68,7 +68,9 @@ struct spec_ctx {
 };
 
 static spec_check_fn	spec_v_name, spec_v_vcpus, spec_v_ram, spec_v_kernel,
-			spec_v_initrd, spec_v_cmdline;
+			spec_v_initrd, spec_v_cmdline, spec_v_disks;
+static spec_check_fn	spec_v_disk_path, spec_v_disk_readonly,
+			spec_v_disk_serial, spec_v_disk_cache;
 
 /* The top-level object; dst is a struct vm_spec. */
 static const struct spec_key spec_top_keys[] = {
@@ -78,8 +80,18 @@ static const struct spec_key spec_top_keys[] = {
 	{ "kernel",	SPEC_T_STRING,			SPEC_K_REQUIRED, spec_v_kernel },
 	{ "initrd",	SPEC_T_STRING,			0, spec_v_initrd },
 	{ "cmdline",	SPEC_T_STRING,			0, spec_v_cmdline },
+	{ "disks",	SPEC_T_ARRAY,			0, spec_v_disks },
 };
 #define SPEC_NTOP_KEYS	(sizeof(spec_top_keys) / sizeof(spec_top_keys[0]))
+
+/* One element of "disks"; dst is a struct disk_spec. */
+static const struct spec_key spec_disk_keys[] = {
+	{ "path",	SPEC_T_STRING,	SPEC_K_REQUIRED, spec_v_disk_path },
+	{ "readonly",	SPEC_T_BOOL,	0, spec_v_disk_readonly },
+	{ "serial",	SPEC_T_STRING,	0, spec_v_disk_serial },
+	{ "cache",	SPEC_T_STRING,	0, spec_v_disk_cache },
+};
+#define SPEC_NDISK_KEYS	(sizeof(spec_disk_keys) / sizeof(spec_disk_keys[0]))
 
 static void	spec_err(struct spec_ctx *, const char *fmt, ...)
 		    __attribute__((__format__(__printf__, 2, 3)));
@@ -505,6 +517,117 @@ spec_v_cmdline(struct spec_ctx *ctx, const char *path, json_t *v, void *dst)
 	return 0;
 }
 
+static int
+spec_v_disks(struct spec_ctx *ctx, const char *path, json_t *v, void *dst)
+{
+	struct vm_spec *vs = dst;
+	char epath[SPEC_PATH_LEN];
+	size_t i, n = json_array_size(v);
+	json_t *e;
+	int rc = 0;
+
+	if (n > SPEC_DISKS_MAX) {
+		spec_err(ctx, "%s: %zu disks, at most %d", path, n,
+		    SPEC_DISKS_MAX);
+		return -EINVAL;
+	}
+	json_array_foreach(v, i, e) {
+		snprintf(epath, sizeof(epath), "%s[%zu]", path, i);
+		if (!json_is_object(e)) {
+			spec_err(ctx, "%s: expected an object, got %s", epath,
+			    spec_type_name(e));
+			rc = -EINVAL;
+			continue;
+		}
+		if (spec_walk(ctx, epath, e, spec_disk_keys, SPEC_NDISK_KEYS,
+		    &vs->vs_disks[i]) != 0)
+			rc = -EINVAL;
+	}
+	vs->vs_ndisks = (unsigned int)n;
+	return rc;
+}
+
+static int
+spec_v_disk_path(struct spec_ctx *ctx, const char *path, json_t *v, void *dst)
+{
+	struct disk_spec *ds = dst;
+
+	return spec_string(ctx, path, v, SPEC_PATH_MAX, false, ds->ds_path);
+}
+
+static int
+spec_v_disk_readonly(struct spec_ctx *ctx, const char *path, json_t *v,
+    void *dst)
+{
+	struct disk_spec *ds = dst;
+
+	(void)ctx;
+	(void)path;
+	ds->ds_readonly = json_is_true(v);
+	return 0;
+}
+
+/* The serial reaches the guest as a device ID: printable ASCII only. */
+static int
+spec_v_disk_serial(struct spec_ctx *ctx, const char *path, json_t *v,
+    void *dst)
+{
+	struct disk_spec *ds = dst;
+	char serial[SPEC_SERIAL_MAX + 1];
+	size_t i;
+
+	if (spec_string(ctx, path, v, SPEC_SERIAL_MAX, false, serial) != 0)
+		return -EINVAL;
+	for (i = 0; serial[i] != '\0'; i++)
+		if (serial[i] < 0x20 || serial[i] > 0x7e) {
+			spec_err(ctx, "%s: byte %zu is not printable ASCII",
+			    path, i);
+			return -EINVAL;
+		}
+	memcpy(ds->ds_serial, serial, strlen(serial) + 1);
+	return 0;
+}
+
+static int
+spec_v_disk_cache(struct spec_ctx *ctx, const char *path, json_t *v,
+    void *dst)
+{
+	struct disk_spec *ds = dst;
+	const char *s = json_string_value(v);
+	char q[SPEC_QUOTE_LEN];
+
+	if (strcmp(s, "none") == 0 && json_string_length(v) == 4)
+		ds->ds_cache = SPEC_CACHE_NONE;
+	else if (strcmp(s, "writeback") == 0 && json_string_length(v) == 9)
+		ds->ds_cache = SPEC_CACHE_WRITEBACK;
+	else {
+		spec_err(ctx, "%s: \"%s\" is not a cache mode (\"none\" or "
+		    "\"writeback\")", path, spec_quote(q, sizeof(q), s,
+		    json_string_length(v)));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Two disks on one file would corrupt it: refuse the second. */
+static int
+spec_check_disks(struct spec_ctx *ctx, const struct vm_spec *vs)
+{
+	unsigned int i, j;
+	int rc = 0;
+
+	for (i = 0; i < vs->vs_ndisks; i++)
+		for (j = 0; j < i; j++)
+			if (strcmp(vs->vs_disks[i].ds_path,
+			    vs->vs_disks[j].ds_path) == 0) {
+				spec_err(ctx, "disks[%u].path: the same file as "
+				    "disks[%u]", i, j);
+				rc = -EINVAL;
+				break;
+			}
+	return rc;
+}
+
 static bool
 spec_blank(const char *s, size_t len)
 {
@@ -551,7 +674,9 @@ spec_parse_in(const char *json, size_t len, const char *name, const char *dir,
     struct vm_spec *out, struct spec_errs *errs)
 {
 	struct spec_ctx ctx = { .sc_errs = errs };
+	char key[32];
 	json_error_t jerr;
+	unsigned int i;
 	json_t *root;
 	int rc;
 
@@ -591,7 +716,15 @@ spec_parse_in(const char *json, size_t len, const char *name, const char *dir,
 			rc = -EINVAL;
 		if (spec_resolve(&ctx, "initrd", dir, out->vs_initrd) != 0)
 			rc = -EINVAL;
+		for (i = 0; i < out->vs_ndisks; i++) {
+			snprintf(key, sizeof(key), "disks[%u].path", i);
+			if (spec_resolve(&ctx, key, dir,
+			    out->vs_disks[i].ds_path) != 0)
+				rc = -EINVAL;
+		}
 	}
+	if (rc == 0)
+		rc = spec_check_disks(&ctx, out);
 	if (rc != 0)
 		memset(out, 0, sizeof(*out));
 	return rc;
