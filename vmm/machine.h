@@ -14,6 +14,7 @@
 
 #include "bus.h"
 #include "gm.h"
+#include "irq.h"
 #include "vm.h"
 
 struct vm_spec;
@@ -55,6 +56,7 @@ struct vm {
 	struct kvm_cpuid2	*vm_cpuid;	/* KVM_GET_SUPPORTED_CPUID */
 	struct boot_info	 vm_boot;
 	struct vm_events	 vm_ev;
+	struct irq_table	 vm_irq;		/* GSI routes */
 	int			 vm_stop;	/* enum vm_stop; first reason wins */
 	int			 vm_stop_fd;	/* eventfd: a stop was requested */
 	pthread_mutex_t		 vm_err_lock;

@@ -125,6 +125,12 @@ vmm_check_host(const struct vm_spec *spec, char *err, size_t errlen)
 	char line[128];
 	FILE *f;
 
+	/* Refuse, never ignore, what this build cannot give the guest yet. */
+	if (spec->vs_ndisks > 0) {
+		snprintf(err, errlen, "disks: this build of Hull has no "
+		    "virtio-blk device yet");
+		return -ENOTSUP;
+	}
 	f = fopen("/proc/meminfo", "re");
 	if (f == NULL)
 		return 0;

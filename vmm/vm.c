@@ -204,6 +204,7 @@ vm_create(struct vm *vm, int kvm_fd, const struct vm_spec *spec)
 	vm->vm_kvm_fd = kvm_fd;
 	vm->vm_nvcpus = spec->vs_vcpus;
 	vm->vm_fd = -1;
+	irq_init(vm);
 	vm->vm_ev = (struct vm_events){ vm, vm_set_irq_line, vm_dev_stop };
 	bus_init(&vm->vm_bus);
 	vm->vm_stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -239,6 +240,7 @@ vm_destroy(struct vm *vm)
 	if (vm->vm_stop_fd >= 0)
 		close(vm->vm_stop_fd);
 	pthread_mutex_destroy(&vm->vm_err_lock);
+	irq_fini(vm);
 	vm->vm_fd = vm->vm_stop_fd = -1;
 	vm->vm_cpuid = NULL;
 }
