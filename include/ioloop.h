@@ -1,0 +1,32 @@
+/*
+ * The I/O thread: an epoll loop that runs device work (virtqueue kicks from
+ * ioeventfds, backend completions) off the vCPU threads.
+ */
+#ifndef VMM_IOLOOP_H
+#define VMM_IOLOOP_H
+
+#include <stdint.h>
+
+struct ioloop;
+
+/* Called on the I/O thread when fd is readable; it must drain or read fd. */
+typedef void	ioloop_fn(void *arg);
+
+/* Create a loop (not yet running).  NULL with errno set on failure. */
+struct ioloop	*ioloop_create(void);
+
+/*
+ * Watch fd for readability.  Callers own fd.  Safe before ioloop_start and,
+ * afterwards, from the I/O thread itself (callbacks).  0 or -errno.
+ */
+int		 ioloop_add(struct ioloop *, int fd, ioloop_fn *fn, void *arg);
+int		 ioloop_del(struct ioloop *, int fd);
+
+/* Start the thread; 0 or -errno. */
+int		 ioloop_start(struct ioloop *);
+
+/* Stop the thread (joins it); callbacks have all returned afterwards. */
+void		 ioloop_stop(struct ioloop *);
+void		 ioloop_destroy(struct ioloop *);
+
+#endif /* VMM_IOLOOP_H */
