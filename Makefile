@@ -96,14 +96,22 @@ $(BUILD)/fuzz/fuzz_spec: vmm/tests/fuzz_spec.c vmm/spec.c include/spec.h
 	$(FUZZ_CC) $(HDRFLAGS) $(FUZZFLAGS) $(PKG_CFLAGS) -o $@ \
 	    vmm/tests/fuzz_spec.c vmm/spec.c $(PKG_LIBS)
 
+# The virtio-blk request parser alone.
+$(BUILD)/fuzz/fuzz_blk_req: virtio/tests/fuzz_blk_req.c virtio/blk_req.c virtio/blk_req.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(HDRFLAGS) $(FUZZFLAGS) -o $@ virtio/tests/fuzz_blk_req.c virtio/blk_req.c
+
 # Runs for FUZZ_SECONDS; new inputs go to build/, the seeds in the tree are
 # only read.  A crash leaves crash-* in build/fuzz/ and fails the target.
 .PHONY: fuzz
-fuzz: deps $(BUILD)/fuzz/fuzz_spec
-	@mkdir -p $(BUILD)/fuzz/corpus-spec
+fuzz: deps $(BUILD)/fuzz/fuzz_spec $(BUILD)/fuzz/fuzz_blk_req
+	@mkdir -p $(BUILD)/fuzz/corpus-spec $(BUILD)/fuzz/corpus-blk_req
 	cd $(BUILD)/fuzz && ./fuzz_spec -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=4096 -print_final_stats=1 corpus-spec \
 	    $(CURDIR)/vmm/tests/corpus/spec
+	cd $(BUILD)/fuzz && ./fuzz_blk_req -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=8192 -print_final_stats=1 corpus-blk_req \
+	    $(CURDIR)/virtio/tests/corpus/blk_req
 
 # Hull beside QEMU (docs/bench.md); prints medians and ratios.
 bench: deps all tiny kit lab
