@@ -1,0 +1,95 @@
+/*
+ * Virtio devices (virtio 1.2): the interface between a transport (PCI,
+ * virtio/pci.c) and a device model (virtio/blk.c, ...).  The transport owns
+ * the registers, feature negotiation, queue setup and interrupts; a model
+ * owns what requests mean.  Models never see KVM, JSON or registers.
+ */
+#ifndef VMM_VIRTIO_H
+#define VMM_VIRTIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "virtq.h"
+
+struct gm;
+struct ioloop;
+struct virtio_dev;
+
+#define VIRTIO_F_VERSION_1		32
+#define VIRTIO_MAX_QUEUES		64
+
+#define VIRTIO_ID_BLOCK			2
+
+#define VIRTIO_STATUS_ACKNOWLEDGE	1
+#define VIRTIO_STATUS_DRIVER		2
+#define VIRTIO_STATUS_DRIVER_OK		4
+#define VIRTIO_STATUS_FEATURES_OK	8
+#define VIRTIO_STATUS_NEEDS_RESET	64
+#define VIRTIO_STATUS_FAILED		128
+
+/* What a model gets to create an instance: its config and its context. */
+struct virtio_create {
+	const void		*vc_spec;	/* model-specific, e.g. disk_spec */
+	unsigned int		 vc_index;	/* instance number, for names */
+	unsigned int		 vc_nvcpus;	/* e.g. one queue per vCPU */
+	struct ioloop		*vc_loop;	/* the I/O thread models run on */
+	char			*vc_err;	/* a one-line reason on failure */
+	size_t			 vc_errlen;
+};
+
+struct virtio_model {
+	const char	*mo_name;	/* e.g. "virtio-blk" */
+	uint32_t	 mo_devid;	/* VIRTIO_ID_* */
+	uint16_t	 mo_max_qsize;	/* power of two */
+	/*
+	 * Create an instance bound to vdev (which lives until destroy).  Sets
+	 * *nqueues and *cfg_size.  0 or -errno with vc_err filled.
+	 */
+	int	 (*create)(struct virtio_dev *, const struct virtio_create *,
+		    void **priv, unsigned int *nqueues, size_t *cfg_size);
+	uint64_t (*features)(void *priv);	/* device feature bits */
+	/*
+	 * Device configuration space: the transport reads and writes through
+	 * these (bounds already checked against cfg_size).
+	 */
+	void	 (*cfg_read)(void *priv, size_t off, void *buf, size_t len);
+	void	 (*cfg_write)(void *priv, size_t off, const void *buf,
+		    size_t len);
+	/* DRIVER_OK: queues are set up; acked is what the driver accepted. */
+	int	 (*activate)(void *priv, uint64_t acked);
+	/* The driver kicked queue q (on the I/O thread). */
+	void	 (*notify)(void *priv, unsigned int q);
+	/* Device reset: wait for in-flight requests; queues are reused after. */
+	void	 (*reset)(void *priv);
+	void	 (*destroy)(void *priv);
+};
+
+/* The transport-owned state a model may use. */
+struct virtio_dev {
+	const struct virtio_model	*vd_model;
+	void				*vd_priv;
+	const struct gm			*vd_gm;
+	unsigned int			 vd_nqueues;
+	struct virtq			 vd_vq[VIRTIO_MAX_QUEUES];
+	uint64_t			 vd_acked;
+	void				*vd_transport;
+};
+
+/*
+ * Tell the driver that queue q has new used buffers (the model checks
+ * virtq_needs_notify first).  Thread-safe.
+ */
+void	virtio_dev_interrupt(struct virtio_dev *, unsigned int q);
+
+/*
+ * A ring-level error: set DEVICE_NEEDS_RESET and tell the driver; the model
+ * stops using the queues until reset.  why is logged once.
+ */
+void	virtio_dev_needs_reset(struct virtio_dev *, const char *why);
+
+/* Look up a model by its spec name; NULL if none (virtio/models.c). */
+const struct virtio_model	*virtio_model_find(const char *name);
+
+#endif /* VMM_VIRTIO_H */
