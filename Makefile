@@ -4,7 +4,7 @@
 
 CC	?= cc
 BUILD	:= build
-PKGS	:= jansson
+PKGS	:= jansson liburing
 
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wcast-qual -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wformat=2 -Wundef -Wvla
@@ -17,7 +17,7 @@ SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LDLIBS	= $(PKG_LIBS) -lpthread
+LDLIBS	= $(PKG_LIBS) -laio -lpthread
 
 # The VMM library: every .c in vmm/, devices/, virtio/ (tests live in */tests/).
 LIB_SRCS := $(wildcard vmm/*.c devices/*.c virtio/*.c)

@@ -1,12 +1,13 @@
 /*
- * ACPI table builder (ACPI 6.0): RSDP, XSDT, FADT, FACS, MADT and the DSDT
- * compiled from devices/dsdt.asl.
+ * ACPI table builder (ACPI 6.0): RSDP, XSDT, FADT, FACS, MADT, MCFG and
+ * the DSDT compiled from devices/dsdt.asl.
  *
  * Section numbers below are those of the ACPI 6.0 specification, chapter 5
  * "ACPI Software Programming Model".  The platform described is a legacy
  * (not hardware-reduced) PC without CMOS RTC or VGA: KVM's in-kernel PIC,
  * IOAPIC, LAPICs and PIT, a COM1 UART, an i8042 used only for reset, and
- * the fixed-hardware PM1 registers of devices/acpi_pm.c.  docs/acpi.md
+ * the fixed-hardware PM1 registers of devices/acpi_pm.c, and the PCI host
+ * bridge of devices/pci.c (MCFG here, \_SB.PCI0 in the DSDT).  docs/acpi.md
  * describes each table and why its fields have the values they have.
  *
  * All tables go into one caller-provided buffer that the caller copies to
@@ -21,6 +22,7 @@
 #include <string.h>
 
 #include "acpi.h"
+#include "pci.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "ACPI tables are little-endian; acpi.c assumes a little-endian host"
@@ -77,7 +79,7 @@ struct acpi_header {
 } __attribute__((packed));
 
 /* 5.2.8 Extended System Description Table: the header, then 64-bit pointers. */
-#define ACPI_XSDT_NENTRIES	2	/* FADT, MADT */
+#define ACPI_XSDT_NENTRIES	3	/* FADT, MADT, MCFG */
 
 /* 5.2.9 Fixed ACPI Description Table, revision 6 (ACPI 6.0). */
 struct acpi_fadt {
@@ -248,6 +250,24 @@ struct acpi_madt_lapic_nmi {
 /* The overrides: the PIT's IRQ0 is wired to IOAPIC pin 2; the SCI is level. */
 #define ACPI_MADT_NISO		2
 
+/*
+ * PCI Firmware Specification 3.0, 4.1.2 "MCFG Table Description": the
+ * header, 8 reserved bytes, then one allocation per ECAM range.
+ */
+struct acpi_mcfg_alloc {
+	uint64_t	mc_base;	/* ECAM address of bus mc_bus_start */
+	uint16_t	mc_segment;
+	uint8_t		mc_bus_start;
+	uint8_t		mc_bus_end;
+	uint32_t	mc_reserved;
+} __attribute__((packed));
+
+#define ACPI_MCFG_REVISION	1
+#define ACPI_MCFG_RESERVED	8
+#define ACPI_MCFG_LEN		(sizeof(struct acpi_header) + \
+				 ACPI_MCFG_RESERVED + \
+				 sizeof(struct acpi_mcfg_alloc))
+
 _Static_assert(sizeof(struct acpi_gas) == 12, "GAS layout");
 _Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP layout");
 _Static_assert(sizeof(struct acpi_header) == 36, "header layout");
@@ -259,10 +279,13 @@ _Static_assert(sizeof(struct acpi_madt_lapic) == 8, "MADT LAPIC layout");
 _Static_assert(sizeof(struct acpi_madt_ioapic) == 12, "MADT IOAPIC layout");
 _Static_assert(sizeof(struct acpi_madt_iso) == 10, "MADT ISO layout");
 _Static_assert(sizeof(struct acpi_madt_lapic_nmi) == 6, "MADT NMI layout");
+_Static_assert(sizeof(struct acpi_mcfg_alloc) == 16, "MCFG layout");
+/* One ECAM range for bus 0 (1 MiB per bus, PCIe 7.2.2). */
+_Static_assert(PCI_ECAM_SIZE == 1u << 20, "MCFG describes bus 0 only");
 
 /* Where each table goes, as offsets into the buffer. */
 struct acpi_layout {
-	size_t	al_rsdp, al_xsdt, al_fadt, al_facs, al_madt, al_dsdt;
+	size_t	al_rsdp, al_xsdt, al_fadt, al_facs, al_madt, al_mcfg, al_dsdt;
 	size_t	al_xsdt_len, al_madt_len;
 	size_t	al_end;
 };
@@ -306,7 +329,8 @@ acpi_layout(const struct acpi_cfg *cfg, uint64_t gpa_base,
 	    sizeof(struct acpi_madt_ioapic) +
 	    ACPI_MADT_NISO * sizeof(struct acpi_madt_iso) +
 	    sizeof(struct acpi_madt_lapic_nmi);
-	l->al_dsdt = acpi_align(gpa_base, l->al_madt + l->al_madt_len, 16);
+	l->al_mcfg = acpi_align(gpa_base, l->al_madt + l->al_madt_len, 16);
+	l->al_dsdt = acpi_align(gpa_base, l->al_mcfg + ACPI_MCFG_LEN, 16);
 	l->al_end = l->al_dsdt + acpi_dsdt_aml_len;
 }
 
@@ -372,6 +396,7 @@ acpi_build_xsdt(uint8_t *buf, const struct acpi_layout *l, uint64_t gpa_base)
 	acpi_header_init(&h, "XSDT", l->al_xsdt_len, 1, "HULLXSDT");
 	ent[0] = gpa_base + l->al_fadt;
 	ent[1] = gpa_base + l->al_madt;
+	ent[2] = gpa_base + l->al_mcfg;
 	memcpy(p, &h, sizeof(h));
 	memcpy(p + sizeof(h), ent, sizeof(ent));
 	acpi_table_sum(p, l->al_xsdt_len);
@@ -517,6 +542,31 @@ acpi_build_madt(const struct acpi_cfg *cfg, uint8_t *buf,
 	acpi_table_sum(p, l->al_madt_len);
 }
 
+/*
+ * Where the PCI host bridge's ECAM is.  Linux uses it only once the range
+ * is also reserved by a PNP0C02 device's _CRS in the DSDT (\_SB.ECAM)
+ * or in the e820 map: see docs/pci.md.
+ */
+static void
+acpi_build_mcfg(uint8_t *buf, const struct acpi_layout *l)
+{
+	struct acpi_header h;
+	struct acpi_mcfg_alloc a;
+	uint8_t *p = buf + l->al_mcfg;
+
+	acpi_header_init(&h, "MCFG", ACPI_MCFG_LEN, ACPI_MCFG_REVISION,
+	    "HULLMCFG");
+	memset(&a, 0, sizeof(a));
+	a.mc_base = PCI_ECAM_BASE;
+	a.mc_segment = 0;
+	a.mc_bus_start = 0;
+	a.mc_bus_end = 0;
+	memcpy(p, &h, sizeof(h));
+	memset(p + sizeof(h), 0, ACPI_MCFG_RESERVED);
+	memcpy(p + sizeof(h) + ACPI_MCFG_RESERVED, &a, sizeof(a));
+	acpi_table_sum(p, ACPI_MCFG_LEN);
+}
+
 static void
 acpi_build_dsdt(uint8_t *buf, const struct acpi_layout *l)
 {
@@ -555,6 +605,7 @@ acpi_build(const struct acpi_cfg *cfg, uint8_t *buf, size_t bufsz,
 	acpi_build_fadt(buf, &l, gpa_base);
 	acpi_build_facs(buf, &l);
 	acpi_build_madt(cfg, buf, &l);
+	acpi_build_mcfg(buf, &l);
 	acpi_build_dsdt(buf, &l);
 	acpi_build_rsdp(buf, &l, gpa_base);
 

@@ -1,6 +1,7 @@
 /*
- * ACPI tables for a Hull guest (ACPI 6.x): RSDP, XSDT, FADT, MADT, DSDT,
- * and the fixed-hardware power-management registers they describe.
+ * ACPI tables for a Hull guest (ACPI 6.x): RSDP, XSDT, FADT, MADT, MCFG,
+ * DSDT, and the fixed-hardware power-management registers they describe.
+ * The PCI numbers (ECAM, windows, INTx routing) come from include/pci.h.
  */
 #ifndef VMM_ACPI_H
 #define VMM_ACPI_H

@@ -53,6 +53,16 @@ void	bus_init(struct bus *);
 int	bus_register(struct bus *, enum bus_space, struct bus_dev *);
 
 /*
+ * Remove dev, registered earlier in space, from the bus.  Returns 0, or
+ * -ENOENT when dev is not registered there.  dev may be registered again
+ * (e.g. at a new bd_base, as PCI BAR relocation does).  Like bus_register,
+ * not safe against concurrent dispatch: while vCPUs run, the caller needs
+ * the lock that serialises registration with dispatch (not there yet: the
+ * dispatch path is lock-free today).
+ */
+int	bus_unregister(struct bus *, enum bus_space, struct bus_dev *);
+
+/*
  * Dispatch an access of len bytes at addr.  Reads of unclaimed addresses fill
  * buf with 0xff; writes to them are dropped.  Returns 0 if a device claimed
  * the access, -ENOENT if none did.

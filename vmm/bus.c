@@ -42,6 +42,23 @@ bus_register(struct bus *bus, enum bus_space sp, struct bus_dev *dev)
 	return 0;
 }
 
+int
+bus_unregister(struct bus *bus, enum bus_space sp, struct bus_dev *dev)
+{
+	struct bus_dev **devs = bus->bu_devs[sp];
+	unsigned int n = bus->bu_ndevs[sp], i;
+
+	for (i = 0; i < n; i++)
+		if (devs[i] == dev)
+			break;
+	if (i == n)
+		return -ENOENT;
+	memmove(&devs[i], &devs[i + 1], (n - i - 1) * sizeof(devs[0]));
+	devs[n - 1] = NULL;
+	bus->bu_ndevs[sp] = n - 1;
+	return 0;
+}
+
 /* The device whose range holds all of [addr, addr + len), or NULL. */
 static struct bus_dev *
 bus_find(struct bus *bus, enum bus_space sp, uint64_t addr, size_t len)

@@ -15,12 +15,18 @@
 #include "bus.h"
 #include "gm.h"
 #include "irq.h"
+#include "virtio_pci.h"
 #include "vm.h"
 
 struct vm_spec;
 struct uart;
 struct i8042;
 struct acpi_pm;
+struct ioloop;
+struct pci_bus;
+struct virtio_pci;
+
+#define VM_MAX_VIRTIO		16
 
 #define VCPU_EXIT_REASONS	64
 
@@ -64,6 +70,12 @@ struct vm {
 	struct uart		*vm_uart;
 	struct i8042		*vm_kbc;
 	struct acpi_pm		*vm_pm;
+	struct ioloop		*vm_loop;	/* the I/O thread */
+	struct pci_bus		*vm_pci;
+	struct virtio_pci_host	 vm_vhost;
+	struct virtio_pci	*vm_virtio[VM_MAX_VIRTIO];
+	unsigned int		 vm_nvirtio;
+	bool			 vm_badspec;	/* vm_err is about the spec */
 };
 
 /* vm.c: the KVM VM and its memory.  All return 0 or -errno with vm_err set. */
@@ -106,6 +118,11 @@ int	boot_probe(const struct vm_spec *, struct boot_image *, char *err,
 	    size_t errlen);
 int	boot_linux(struct vm *, const struct boot_image *, uint64_t rsdp_gpa);
 void	boot_close(struct boot_image *);
+
+/* pcihost.c: the PCI bus, virtio devices and the I/O thread. */
+int	pcihost_create(struct vm *);
+int	pcihost_start(struct vm *);
+void	pcihost_destroy(struct vm *);
 
 /* platform.c: ACPI tables and legacy devices. */
 int	platform_create(struct vm *, int console_out, uint64_t *rsdp_gpa);

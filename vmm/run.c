@@ -125,12 +125,6 @@ vmm_check_host(const struct vm_spec *spec, char *err, size_t errlen)
 	char line[128];
 	FILE *f;
 
-	/* Refuse, never ignore, what this build cannot give the guest yet. */
-	if (spec->vs_ndisks > 0) {
-		snprintf(err, errlen, "disks: this build of Hull has no "
-		    "virtio-blk device yet");
-		return -ENOTSUP;
-	}
 	f = fopen("/proc/meminfo", "re");
 	if (f == NULL)
 		return 0;
@@ -152,6 +146,8 @@ vmm_teardown(struct vm *vm)
 {
 	vcpu_kick_all(vm);
 	vcpu_join_all(vm);
+	/* Devices go after the vCPUs, so no exit can reach a freed one. */
+	pcihost_destroy(vm);
 	vcpu_destroy_all(vm);
 	platform_destroy(vm);
 	vm_destroy(vm);
@@ -171,16 +167,21 @@ vmm_boot(struct vm *vm, int kvm_fd, const struct vm_spec *spec,
 	if (rc == 0)
 		rc = platform_create(vm, o->vo_console_out, &rsdp);
 	if (rc == 0)
+		rc = pcihost_create(vm);
+	if (rc == 0)
 		rc = boot_linux(vm, bim, rsdp);
 	trace_point("loaded");
 	if (rc == 0)
 		rc = vcpu_create_all(vm);
 	if (rc == 0)
+		rc = pcihost_start(vm);
+	if (rc == 0)
 		rc = vcpu_start_all(vm);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s", vm->vm_err);
 		vmm_teardown(vm);
-		return rc == -E2BIG ? VMM_ST_BADSPEC : VMM_ST_ERROR;
+		return rc == -E2BIG || vm->vm_badspec ? VMM_ST_BADSPEC :
+		    VMM_ST_ERROR;
 	}
 	vmm_loop(vm, co, sig_fd);
 	trace_point("stopping");

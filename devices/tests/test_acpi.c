@@ -1,6 +1,7 @@
 /*
- * Unit tests for the ACPI tables (devices/acpi.c) and the PM1 register
- * device (devices/acpi_pm.c).  The tables are decoded here from the byte
+ * Unit tests for the ACPI tables (devices/acpi.c, with the MCFG and the
+ * DSDT's PCI host bridge checked against include/pci.h) and the PM1
+ * register device (devices/acpi_pm.c).  The tables are decoded here from the byte
  * offsets of the ACPI 6.0 specification, not from acpi.c's structures, so
  * that a layout mistake there cannot hide itself.
  */
@@ -19,6 +20,7 @@
 
 #include "acpi.h"
 #include "bus.h"
+#include "pci.h"
 #include "vm.h"
 
 extern const unsigned char acpi_dsdt_aml[];
@@ -58,7 +60,7 @@ struct tables {
 	uint8_t		*buf;
 	size_t		 len;
 	uint64_t	 base;
-	const uint8_t	*rsdp, *xsdt, *fadt, *facs, *madt, *dsdt;
+	const uint8_t	*rsdp, *xsdt, *fadt, *facs, *madt, *mcfg, *dsdt;
 };
 
 /* The table at gpa, checked to lie inside the build with its length. */
@@ -118,12 +120,12 @@ build_tables(struct tables *t, unsigned int ncpus)
 	assert_int_equal(rd32(t->rsdp + 20), 36);
 	assert_int_equal(sum8(t->rsdp, 36), 0);
 
-	/* XSDT: exactly the FADT and the MADT. */
+	/* XSDT: exactly the FADT, the MADT and the MCFG. */
 	t->xsdt = table_at(t, rd64(t->rsdp + 24), 36);
 	check_sdt(t, t->xsdt, "XSDT");
 	n = (rd32(t->xsdt + 4) - 36) / 8;
 	assert_int_equal(rd32(t->xsdt + 4), 36 + n * 8);
-	assert_int_equal(n, 2);
+	assert_int_equal(n, 3);
 	for (i = 0; i < n; i++) {
 		const uint8_t *p;
 
@@ -135,13 +137,18 @@ build_tables(struct tables *t, unsigned int ncpus)
 		} else if (memcmp(p, "APIC", 4) == 0) {
 			assert_null(t->madt);
 			t->madt = p;
+		} else if (memcmp(p, "MCFG", 4) == 0) {
+			assert_null(t->mcfg);
+			t->mcfg = p;
 		} else
 			fail_msg("unexpected table %.4s in the XSDT", p);
 	}
 	assert_non_null(t->fadt);
 	assert_non_null(t->madt);
+	assert_non_null(t->mcfg);
 	check_sdt(t, t->fadt, "FACP");
 	check_sdt(t, t->madt, "APIC");
+	check_sdt(t, t->mcfg, "MCFG");
 
 	/* FADT -> DSDT and FACS through the 64-bit fields. */
 	assert_int_equal(rd32(t->fadt + 4), 276);
@@ -343,6 +350,134 @@ test_dsdt_content(void **state)
 	assert_int_equal(ACPI_S5_SLP_TYP, 5);
 }
 
+/*
+ * MCFG (PCI Firmware 3.0, 4.1.2): 36-byte header, 8 reserved bytes, one
+ * 16-byte allocation: ECAM base, segment 0, buses 0-0.
+ */
+static void
+test_mcfg(void **state)
+{
+	struct tables t;
+	const uint8_t *a;
+	size_t i;
+
+	(void)state;
+	build_tables(&t, 2);
+	assert_int_equal(rd32(t.mcfg + 4), 36 + 8 + 16);
+	assert_int_equal(t.mcfg[8], 1);			/* revision */
+	assert_memory_equal(t.mcfg + 16, "HULLMCFG", 8);
+	for (i = 36; i < 44; i++)
+		assert_int_equal(t.mcfg[i], 0);
+	a = t.mcfg + 44;
+	assert_int_equal(rd64(a), 0xe0000000ULL);
+	assert_int_equal(rd64(a), PCI_ECAM_BASE);
+	assert_int_equal(rd16(a + 8), 0);		/* segment */
+	assert_int_equal(a[10], 0);			/* start bus */
+	assert_int_equal(a[11], 0);			/* end bus */
+	assert_int_equal(rd32(a + 12), 0);
+	/* One bus is 1 MiB of ECAM: what the bridge registers. */
+	assert_int_equal(PCI_ECAM_SIZE, (uint64_t)(a[11] - a[10] + 1) << 20);
+	/* 16-byte aligned like every other table. */
+	assert_int_equal((t.base + (size_t)(t.mcfg - t.buf)) % 16, 0);
+	free_tables(&t);
+}
+
+static void
+put32le(char *p, uint32_t v)
+{
+	p[0] = (char)v;
+	p[1] = (char)(v >> 8);
+	p[2] = (char)(v >> 16);
+	p[3] = (char)(v >> 24);
+}
+
+/*
+ * \_SB.PCI0 and \_SB.ECAM: names, IDs, and _CRS descriptors (ACPI 6.0
+ * 6.4.2, 6.4.3) with the numbers of include/pci.h.
+ */
+static void
+test_dsdt_pci(void **state)
+{
+	/* EisaId: PNP0A08, PNP0A03, PNP0C02, little-endian in the AML. */
+	static const char pnp0a08[] = { 0x41, (char)0xd0, 0x0a, 0x08 };
+	static const char pnp0a03[] = { 0x41, (char)0xd0, 0x0a, 0x03 };
+	static const char pnp0c02[] = { 0x41, (char)0xd0, 0x0c, 0x02 };
+	/* IO (Decode16, 0xcf8, 0xcf8, 1, 8): the config ports, consumed. */
+	static const char conf1[] = { 0x47, 0x01, (char)0xf8, 0x0c,
+	    (char)0xf8, 0x0c, 0x01, 0x08 };
+	/* WordBusNumber: producer, bus 0 to 0, length 1. */
+	static const char busnr[] = { (char)0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00,
+	    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00 };
+	char io[10], mem[16], ecam[12], prt[16];
+	unsigned int slot, pin, gsi;
+	size_t n;
+
+	(void)state;
+	assert_true(aml_has("PCI0", 4));
+	assert_true(aml_has("_PRT", 4));
+	assert_true(aml_has("_SEG", 4));
+	assert_true(aml_has("_BBN", 4));
+	assert_true(aml_has("ECAM", 4));
+	assert_true(aml_has(pnp0a08, sizeof(pnp0a08)));
+	assert_true(aml_has(pnp0a03, sizeof(pnp0a03)));
+	assert_true(aml_has(pnp0c02, sizeof(pnp0c02)));
+	assert_true(aml_has(conf1, sizeof(conf1)));
+	assert_true(aml_has(busnr, sizeof(busnr)));
+
+	/* WordIO window: min, max, translation 0, length. */
+	io[0] = (char)PCI_IO_WINDOW_BASE;
+	io[1] = (char)(PCI_IO_WINDOW_BASE >> 8);
+	io[2] = (char)PCI_IO_WINDOW_END;
+	io[3] = (char)(PCI_IO_WINDOW_END >> 8);
+	io[4] = io[5] = 0;
+	io[6] = (char)(PCI_IO_WINDOW_END - PCI_IO_WINDOW_BASE + 1);
+	io[7] = (char)((PCI_IO_WINDOW_END - PCI_IO_WINDOW_BASE + 1) >> 8);
+	assert_true(aml_has(io, 8));
+
+	/* DWordMemory window: min, max, translation 0, length. */
+	put32le(mem, (uint32_t)PCI_MMIO32_BASE);
+	put32le(mem + 4, (uint32_t)(PCI_MMIO32_BASE + PCI_MMIO32_SIZE - 1));
+	put32le(mem + 8, 0);
+	put32le(mem + 12, (uint32_t)PCI_MMIO32_SIZE);
+	assert_true(aml_has(mem, sizeof(mem)));
+
+	/* Memory32Fixed (ReadWrite, ECAM base, ECAM size) in ECAM's _CRS. */
+	ecam[0] = (char)0x86;
+	ecam[1] = 0x09;
+	ecam[2] = 0x00;
+	ecam[3] = 0x01;
+	put32le(ecam + 4, (uint32_t)PCI_ECAM_BASE);
+	put32le(ecam + 8, (uint32_t)PCI_ECAM_SIZE);
+	assert_true(aml_has(ecam, sizeof(ecam)));
+
+	/*
+	 * _PRT: for every slot and pin, Package { 0xSSSSFFFF, pin, Zero, gsi }
+	 * with gsi = PCI_INTX_GSI (pin counted from 1 there, from 0 here).
+	 */
+	for (slot = 1; slot <= PCI_MAX_SLOT; slot++) {
+		for (pin = 0; pin < 4; pin++) {
+			gsi = PCI_INTX_GSI(slot, pin + 1);
+			assert_true(gsi >= 16 && gsi <= 23);
+			n = 0;
+			prt[n++] = 0x0c;		/* DWordPrefix */
+			put32le(prt + n, slot << 16 | 0xffff);
+			n += 4;
+			if (pin <= 1)
+				prt[n++] = (char)pin;	/* ZeroOp, OneOp */
+			else {
+				prt[n++] = 0x0a;	/* BytePrefix */
+				prt[n++] = (char)pin;
+			}
+			prt[n++] = 0x00;		/* Zero: a GSI */
+			prt[n++] = 0x0a;
+			prt[n++] = (char)gsi;
+			if (!aml_has(prt, n))
+				fail_msg("_PRT: no entry for slot %u pin %u "
+				    "-> GSI %u", slot, pin, gsi);
+		}
+	}
+}
+
 static void
 test_bad_cfg(void **state)
 {
@@ -429,7 +564,8 @@ test_checksums(void **state)
 		build_tables(&t, n[i]);
 		assert_int_equal(rd32(t.madt + 4),
 		    44 + 8 * n[i] + 12 + 2 * 10 + 6);
-		assert_int_equal(rd32(t.xsdt + 4), 36 + 2 * 8);
+		assert_int_equal(rd32(t.xsdt + 4), 36 + 3 * 8);
+		assert_int_equal(rd32(t.mcfg + 4), 60);
 		free_tables(&t);
 	}
 }
@@ -475,10 +611,10 @@ write_file(const char *path, const uint8_t *p, size_t len)
 static void
 test_iasl_decodes(void **state)
 {
-	static const char *const names[] = { "facp", "apic", "dsdt" };
+	static const char *const names[] = { "facp", "apic", "mcfg", "dsdt" };
 	struct tables t;
 	char dir[] = "/tmp/hull-acpi-XXXXXX", cmd[512], path[256];
-	const uint8_t *tab[3];
+	const uint8_t *tab[4];
 	size_t i;
 	int rc;
 
@@ -488,9 +624,10 @@ test_iasl_decodes(void **state)
 	build_tables(&t, 8);
 	tab[0] = t.fadt;
 	tab[1] = t.madt;
-	tab[2] = t.dsdt;
+	tab[2] = t.mcfg;
+	tab[3] = t.dsdt;
 	assert_non_null(mkdtemp(dir));
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		snprintf(path, sizeof(path), "%s/%s.dat", dir, names[i]);
 		assert_int_equal(write_file(path, tab[i], rd32(tab[i] + 4)), 0);
 		/* Any "Error"/"Invalid"/"Incorrect" in the log is a failure. */
@@ -812,6 +949,8 @@ main(void)
 		cmocka_unit_test(test_madt_255),
 		cmocka_unit_test(test_fadt_fields),
 		cmocka_unit_test(test_dsdt_content),
+		cmocka_unit_test(test_mcfg),
+		cmocka_unit_test(test_dsdt_pci),
 		cmocka_unit_test(test_bad_cfg),
 		cmocka_unit_test(test_small_buffer),
 		cmocka_unit_test(test_deterministic),

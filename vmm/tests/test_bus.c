@@ -1,9 +1,10 @@
 /*
  * Unit tests for PIO/MMIO dispatch (vmm/bus.c, include/bus.h): range
  * registration (sorted, no overlap, adjacent ranges allowed, empty and
- * wrapping ranges refused, a full bus), dispatch to the owning device with
- * the offset into its range, unclaimed and straddling accesses, and a device
- * whose handler fails (all ones, logged once).
+ * wrapping ranges refused, a full bus), unregistration and registration at
+ * a new base, dispatch to the owning device with the offset into its range,
+ * unclaimed and straddling accesses, and a device whose handler fails (all
+ * ones, logged once).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -222,6 +223,55 @@ test_register_full(void **state)
 	assert_int_equal(bus.bu_ndevs[BUS_MMIO], BUS_MAX_DEVS);
 	/* The other space has its own table. */
 	assert_int_equal(bus_register(&bus, BUS_PIO, &d[i]), 0);
+}
+
+/* Unregistering frees the range for dispatch and for a new registration. */
+static void
+test_unregister(void **state)
+{
+	struct bus_dev d[3], other;
+	struct tdev td[3];
+	struct bus bus;
+	uint32_t v = 0;
+	unsigned int i;
+
+	(void)state;
+	memset(td, 0, sizeof(td));
+	bus_init(&bus);
+	for (i = 0; i < 3; i++) {
+		td[i].td_id = i + 1;
+		tb_dev(&d[i], &td[i], "d", 0x1000 * (i + 1), 0x100);
+		assert_int_equal(bus_register(&bus, BUS_MMIO, &d[i]), 0);
+	}
+	assert_int_equal(bus_unregister(&bus, BUS_MMIO, &d[1]), 0);
+	assert_int_equal(bus.bu_ndevs[BUS_MMIO], 2);
+	tb_assert_sorted(&bus, BUS_MMIO);
+	assert_int_equal(bus_read(&bus, BUS_MMIO, 0x2000, &v, 4), -ENOENT);
+	assert_int_equal(v, 0xffffffff);
+	assert_int_equal(td[1].td_reads, 0);
+	assert_int_equal(bus_read(&bus, BUS_MMIO, 0x3000, &v, 1), 0);
+	assert_int_equal(td[2].td_reads, 1);
+	/* Twice, in the wrong space, or never registered: -ENOENT. */
+	assert_int_equal(bus_unregister(&bus, BUS_MMIO, &d[1]), -ENOENT);
+	assert_int_equal(bus_unregister(&bus, BUS_PIO, &d[0]), -ENOENT);
+	tb_dev(&other, &td[0], "other", 0x1000, 0x100);
+	assert_int_equal(bus_unregister(&bus, BUS_MMIO, &other), -ENOENT);
+	assert_int_equal(bus.bu_ndevs[BUS_MMIO], 2);
+
+	/* Moved: registered again at a new base. */
+	d[1].bd_base = 0x8000;
+	assert_int_equal(bus_register(&bus, BUS_MMIO, &d[1]), 0);
+	tb_assert_sorted(&bus, BUS_MMIO);
+	assert_int_equal(bus_read(&bus, BUS_MMIO, 0x8004, &v, 1), 0);
+	assert_int_equal(td[1].td_reads, 1);
+	assert_int_equal(td[1].td_off, 4);
+
+	/* First and last entries, down to an empty bus. */
+	assert_int_equal(bus_unregister(&bus, BUS_MMIO, &d[1]), 0);
+	assert_int_equal(bus_unregister(&bus, BUS_MMIO, &d[0]), 0);
+	assert_int_equal(bus_unregister(&bus, BUS_MMIO, &d[2]), 0);
+	assert_int_equal(bus.bu_ndevs[BUS_MMIO], 0);
+	assert_int_equal(bus_read(&bus, BUS_MMIO, 0x3000, &v, 1), -ENOENT);
 }
 
 static void
@@ -490,6 +540,7 @@ main(void)
 		cmocka_unit_test(test_register_overlap_later),
 		cmocka_unit_test(test_register_invalid),
 		cmocka_unit_test(test_register_full),
+		cmocka_unit_test(test_unregister),
 		cmocka_unit_test(test_dispatch),
 		cmocka_unit_test(test_dispatch_many),
 		cmocka_unit_test(test_unclaimed),
