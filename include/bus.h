@@ -34,9 +34,16 @@ struct bus_dev {
 	unsigned int		 bd_errors;	/* failed accesses, logged once */
 };
 
-#define BUS_MAX_DEVS	32
+#define BUS_MAX_DEVS	64
 
+/*
+ * bu_lock guards the tables, not the devices: dispatch looks a device up
+ * under the read lock and calls it after dropping it, so a handler may move
+ * ranges (a guest reprogramming a PCI BAR) without deadlocking.  A bus_dev
+ * must stay allocated while any vCPU can still dispatch.
+ */
 struct bus {
+	pthread_rwlock_t bu_lock;
 	struct bus_dev	*bu_devs[BUS_NSPACES][BUS_MAX_DEVS];	/* sorted by base */
 	unsigned int	 bu_ndevs[BUS_NSPACES];
 	uint64_t	 bu_unclaimed[BUS_NSPACES];	/* accesses to no device */

@@ -15,10 +15,11 @@ void
 bus_init(struct bus *bus)
 {
 	memset(bus, 0, sizeof(*bus));
+	pthread_rwlock_init(&bus->bu_lock, NULL);
 }
 
-int
-bus_register(struct bus *bus, enum bus_space sp, struct bus_dev *dev)
+static int
+bus_register_locked(struct bus *bus, enum bus_space sp, struct bus_dev *dev)
 {
 	struct bus_dev **devs = bus->bu_devs[sp];
 	unsigned int n = bus->bu_ndevs[sp], i;
@@ -43,7 +44,18 @@ bus_register(struct bus *bus, enum bus_space sp, struct bus_dev *dev)
 }
 
 int
-bus_unregister(struct bus *bus, enum bus_space sp, struct bus_dev *dev)
+bus_register(struct bus *bus, enum bus_space sp, struct bus_dev *dev)
+{
+	int rc;
+
+	pthread_rwlock_wrlock(&bus->bu_lock);
+	rc = bus_register_locked(bus, sp, dev);
+	pthread_rwlock_unlock(&bus->bu_lock);
+	return rc;
+}
+
+static int
+bus_unregister_locked(struct bus *bus, enum bus_space sp, struct bus_dev *dev)
 {
 	struct bus_dev **devs = bus->bu_devs[sp];
 	unsigned int n = bus->bu_ndevs[sp], i;
@@ -57,6 +69,17 @@ bus_unregister(struct bus *bus, enum bus_space sp, struct bus_dev *dev)
 	devs[n - 1] = NULL;
 	bus->bu_ndevs[sp] = n - 1;
 	return 0;
+}
+
+int
+bus_unregister(struct bus *bus, enum bus_space sp, struct bus_dev *dev)
+{
+	int rc;
+
+	pthread_rwlock_wrlock(&bus->bu_lock);
+	rc = bus_unregister_locked(bus, sp, dev);
+	pthread_rwlock_unlock(&bus->bu_lock);
+	return rc;
 }
 
 /* The device whose range holds all of [addr, addr + len), or NULL. */
@@ -90,21 +113,38 @@ bus_failed(struct bus_dev *d, enum bus_space sp, const char *op, uint64_t off,
 		    d->bd_name, op, len, (unsigned long long)off, strerror(-rc));
 }
 
+/* Look dev up and take its offset under the read lock; NULL if none. */
+static struct bus_dev *
+bus_lookup(struct bus *bus, enum bus_space sp, uint64_t addr, size_t len,
+    uint64_t *off)
+{
+	struct bus_dev *d;
+
+	pthread_rwlock_rdlock(&bus->bu_lock);
+	d = bus_find(bus, sp, addr, len);
+	if (d != NULL)
+		*off = addr - d->bd_base;
+	pthread_rwlock_unlock(&bus->bu_lock);
+	if (d == NULL)
+		__atomic_add_fetch(&bus->bu_unclaimed[sp], 1, __ATOMIC_RELAXED);
+	return d;
+}
+
 int
 bus_read(struct bus *bus, enum bus_space sp, uint64_t addr, void *buf,
     size_t len)
 {
-	struct bus_dev *d = bus_find(bus, sp, addr, len);
+	uint64_t off = 0;
+	struct bus_dev *d = bus_lookup(bus, sp, addr, len, &off);
 	int rc;
 
 	if (d == NULL) {
-		__atomic_add_fetch(&bus->bu_unclaimed[sp], 1, __ATOMIC_RELAXED);
 		memset(buf, 0xff, len);
 		return -ENOENT;
 	}
-	rc = d->bd_ops->read(d->bd_priv, addr - d->bd_base, buf, len);
+	rc = d->bd_ops->read(d->bd_priv, off, buf, len);
 	if (rc < 0) {
-		bus_failed(d, sp, "read", addr - d->bd_base, len, rc);
+		bus_failed(d, sp, "read", off, len, rc);
 		memset(buf, 0xff, len);
 	}
 	return 0;
@@ -114,15 +154,14 @@ int
 bus_write(struct bus *bus, enum bus_space sp, uint64_t addr, const void *buf,
     size_t len)
 {
-	struct bus_dev *d = bus_find(bus, sp, addr, len);
+	uint64_t off = 0;
+	struct bus_dev *d = bus_lookup(bus, sp, addr, len, &off);
 	int rc;
 
-	if (d == NULL) {
-		__atomic_add_fetch(&bus->bu_unclaimed[sp], 1, __ATOMIC_RELAXED);
+	if (d == NULL)
 		return -ENOENT;
-	}
-	rc = d->bd_ops->write(d->bd_priv, addr - d->bd_base, buf, len);
+	rc = d->bd_ops->write(d->bd_priv, off, buf, len);
 	if (rc < 0)
-		bus_failed(d, sp, "write", addr - d->bd_base, len, rc);
+		bus_failed(d, sp, "write", off, len, rc);
 	return 0;
 }
