@@ -101,17 +101,27 @@ $(BUILD)/fuzz/fuzz_blk_req: virtio/tests/fuzz_blk_req.c virtio/blk_req.c virtio/
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(HDRFLAGS) $(FUZZFLAGS) -o $@ virtio/tests/fuzz_blk_req.c virtio/blk_req.c
 
+# The chain walk alone: virtio/virtq.c over vmm/gm.c, no KVM.
+$(BUILD)/fuzz/fuzz_virtq: virtio/tests/fuzz_virtq.c virtio/virtq.c vmm/gm.c \
+    include/virtq.h include/gm.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(HDRFLAGS) $(FUZZFLAGS) -o $@ \
+	    virtio/tests/fuzz_virtq.c virtio/virtq.c vmm/gm.c
+
 # Runs for FUZZ_SECONDS; new inputs go to build/, the seeds in the tree are
 # only read.  A crash leaves crash-* in build/fuzz/ and fails the target.
 .PHONY: fuzz
-fuzz: deps $(BUILD)/fuzz/fuzz_spec $(BUILD)/fuzz/fuzz_blk_req
-	@mkdir -p $(BUILD)/fuzz/corpus-spec $(BUILD)/fuzz/corpus-blk_req
+fuzz: deps $(BUILD)/fuzz/fuzz_spec $(BUILD)/fuzz/fuzz_blk_req $(BUILD)/fuzz/fuzz_virtq
+	@mkdir -p $(BUILD)/fuzz/corpus-spec $(BUILD)/fuzz/corpus-blk_req $(BUILD)/fuzz/corpus-virtq
 	cd $(BUILD)/fuzz && ./fuzz_spec -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=4096 -print_final_stats=1 corpus-spec \
 	    $(CURDIR)/vmm/tests/corpus/spec
 	cd $(BUILD)/fuzz && ./fuzz_blk_req -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=8192 -print_final_stats=1 corpus-blk_req \
 	    $(CURDIR)/virtio/tests/corpus/blk_req
+	cd $(BUILD)/fuzz && ./fuzz_virtq -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=16384 -print_final_stats=1 corpus-virtq \
+	    $(CURDIR)/virtio/tests/corpus/virtq
 
 # Hull beside QEMU (docs/bench.md); prints medians and ratios.
 bench: deps all tiny kit lab

@@ -61,15 +61,16 @@ struct virtq {
 	uint8_t		*vq_desc;
 	uint8_t		*vq_avail;
 	uint8_t		*vq_used;
-	uint16_t	 vq_last_avail;	/* next avail ring slot to consume */
-	uint16_t	 vq_avail_shadow; /* guest-controlled: last avail->idx read */
-	uint16_t	 vq_used_idx;	/* next used ring slot; mirrors used->idx */
-	uint16_t	 vq_signalled_used; /* vq_used_idx at the last needs_notify */
-	uint32_t	 vq_unsignalled; /* pushes since then, saturating */
-	bool		 vq_broken;	/* ring-level corruption: needs reset */
+	uint16_t	 vq_last_avail;	/* next avail slot to consume */
+	uint16_t	 vq_avail_shadow; /* guest-controlled: avail->idx */
+	uint16_t	 vq_used_idx;	/* next used slot; = used->idx */
+	/* vq_used_idx at the last virtq_needs_notify(), and pushes since. */
+	uint16_t	 vq_signalled_used;
+	uint32_t	 vq_unsignalled; /* saturating */
+	bool		 vq_broken;	/* ring-level corruption: reset */
 	/* Heads popped and not yet pushed: one bit per descriptor index. */
 	uint64_t	 vq_inflight[VIRTQ_MAX_SIZE / 64];
-	const char	*vq_err;	/* why vq_broken, for the device's log */
+	const char	*vq_err;	/* why vq_broken, for the log */
 };
 
 /*
@@ -156,7 +157,11 @@ bool	virtq_needs_notify(struct virtq *vq);
 
 /*
  * With EVENT_IDX: write avail_event = the next index to consume, so that
- * the driver kicks when it makes that buffer available.  Without it: no-op.
+ * the driver kicks when it makes that buffer available, then a full fence,
+ * so that a virtq_has_buffers() after it cannot miss a buffer the driver
+ * published without kicking.  Without EVENT_IDX: no-op.  The usual idle
+ * sequence is virtq_pop() == 0, virtq_set_avail_event(), then pop again if
+ * virtq_has_buffers() (or virtq_enable_notify(), which does both).
  */
 void	virtq_set_avail_event(struct virtq *vq);
 

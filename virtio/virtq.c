@@ -138,7 +138,8 @@ virtq_setup(struct virtq *vq, const struct gm *gm, uint16_t size,
 	    VIRTQ_AVAIL_SIZE(size) - 2 + evt, 2);
 	vq->vq_used = vq_map_ring(gm, used_gpa,
 	    VIRTQ_USED_SIZE(size) - 2 + evt, 4);
-	if (vq->vq_desc == NULL || vq->vq_avail == NULL || vq->vq_used == NULL) {
+	if (vq->vq_desc == NULL || vq->vq_avail == NULL ||
+	    vq->vq_used == NULL) {
 		memset(vq, 0, sizeof(*vq));
 		vq->vq_err = "not set up";
 		return -EINVAL;
@@ -199,7 +200,7 @@ vq_add_buf(const struct virtq *vq, struct virtq_chain *ch,
 
 	/* §2.7.4.2: readable descriptors all come before writable ones. */
 	if (!writable && *seen_write)
-		return vq_bad_chain(ch, "readable descriptor after a writable one");
+		return vq_bad_chain(ch, "readable after writable");
 	*seen_write |= writable;
 	/* A zero-length buffer carries nothing: no iovec, nothing mapped. */
 	if (d->vd_len == 0)
@@ -257,10 +258,10 @@ vq_walk(const struct virtq *vq, struct virtq_chain *ch, uint16_t head)
 				return vq_bad_chain(ch, "INDIRECT with NEXT");
 			if (d.vd_len == 0 || d.vd_len % VQ_DESC_ENTRY_SIZE != 0)
 				return vq_bad_chain(ch,
-				    "indirect table length 0 or not a multiple of 16");
+				    "indirect table length 0 or not 16*n");
 			if (d.vd_len / VQ_DESC_ENTRY_SIZE > VIRTQ_MAX_IOV)
 				return vq_bad_chain(ch,
-				    "indirect table over VIRTQ_MAX_IOV entries");
+				    "indirect table too long");
 			table = gm_ptr(vq->vq_gm, d.vd_addr, d.vd_len);
 			if (table == NULL)
 				return vq_bad_chain(ch,
@@ -344,7 +345,8 @@ virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 	vq_store32(elem + 4, len);
 	vq->vq_used_idx++;
 	/* Release: the element is visible before the index that covers it. */
-	vq_store16(vq->vq_used + VQ_USED_IDX, vq->vq_used_idx, __ATOMIC_RELEASE);
+	vq_store16(vq->vq_used + VQ_USED_IDX, vq->vq_used_idx,
+	    __ATOMIC_RELEASE);
 	if (vq->vq_unsignalled < UINT32_MAX)
 		vq->vq_unsignalled++;
 	return 0;
@@ -387,6 +389,12 @@ virtq_set_avail_event(struct virtq *vq)
 	vq_store16(vq->vq_used + VQ_USED_RING +
 	    (size_t)VQ_USED_ELEM_SIZE * vq->vq_size, vq->vq_last_avail,
 	    __ATOMIC_RELAXED);
+	/*
+	 * Full fence: the driver reads avail_event after publishing
+	 * avail->idx, the caller reads avail->idx next (virtq_has_buffers);
+	 * without it both loads could pass the stores and a kick be lost.
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
 void
@@ -403,16 +411,13 @@ virtq_enable_notify(struct virtq *vq)
 {
 	if (vq->vq_size == 0)
 		return false;
-	if (vq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX))
-		virtq_set_avail_event(vq);
-	else
+	if (vq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX)) {
+		virtq_set_avail_event(vq);	/* with its fence */
+	} else {
 		vq_store16(vq->vq_used + VQ_USED_FLAGS, 0, __ATOMIC_RELAXED);
-	/*
-	 * Full fence: the driver reads our field after publishing avail->idx,
-	 * we read avail->idx after publishing our field; one of the two sees
-	 * the other's store.
-	 */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		/* Full fence, as in virtq_set_avail_event(). */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	}
 	return virtq_has_buffers(vq);
 }
 

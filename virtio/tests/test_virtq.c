@@ -289,7 +289,8 @@ test_long_chain(void **state)
 	tq_start(t, VIRTQ_MAX_IOV, 0);
 	for (i = 0; i < VIRTQ_MAX_IOV; i++)
 		tq_desc(t, (uint16_t)i, TQ_BUF + i, 1,
-		    (i < 100 ? TQ_R : TQ_W) | (i + 1 < VIRTQ_MAX_IOV ? TQ_N : 0),
+		    (i < 100 ? TQ_R : TQ_W) |
+		    (i + 1 < VIRTQ_MAX_IOV ? TQ_N : 0),
 		    (uint16_t)(i + 1));
 	tq_kick(t, 0);
 	assert_int_equal(virtq_pop(&t->vq, &t->ch), 1);
@@ -731,9 +732,9 @@ test_two_regions(void **state)
 			int		rc;
 		} cases[] = {
 			{ GM_LOW_END - 16, 16, 1 },
-			{ GM_LOW_END - 8, 16, -EBADMSG },	/* into the hole */
-			{ GM_LOW_END, 16, -EBADMSG },		/* in the hole */
-			{ GM_HIGH_START - 8, 16, -EBADMSG },	/* hole to high */
+			{ GM_LOW_END - 8, 16, -EBADMSG },	/* into hole */
+			{ GM_LOW_END, 16, -EBADMSG },		/* in hole */
+			{ GM_HIGH_START - 8, 16, -EBADMSG },	/* out of it */
 			{ GM_HIGH_START, 16, 1 },
 			{ GM_HIGH_START + (2ULL << 20) - 8, 16, -EBADMSG },
 		};
@@ -756,7 +757,8 @@ test_two_regions(void **state)
 		/* Two readable 3 GiB - 64 KiB buffers: over 4 GiB in all. */
 		for (e = 0; e < 2; e++) {
 			uint64_t addr = htole64(0x10000);
-			uint32_t len = htole32((uint32_t)(GM_LOW_END - 0x10000));
+			uint32_t len = htole32((uint32_t)(GM_LOW_END -
+			    0x10000));
 			uint16_t fl = htole16(e == 0 ? TQ_N : 0);
 			uint16_t nx = htole16(1);
 
@@ -933,7 +935,7 @@ test_event_idx(void **state)
 	tq_set_used_event(t, 1);
 	tq_roundtrip(t, 1);				/* 1 -> 2 */
 	assert_true(virtq_needs_notify(&t->vq));
-	tq_set_used_event(t, 65534);			/* behind, across wrap */
+	tq_set_used_event(t, 65534);		/* behind, across the wrap */
 	tq_roundtrip(t, 1);
 	assert_false(virtq_needs_notify(&t->vq));
 
