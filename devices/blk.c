@@ -562,6 +562,7 @@ void
 blk_drain(struct blk_disk *d)
 {
 	blk_quiesce(d);
+	d->d_signal = false;
 	if (d->d_rcount > 0)
 		blk_signal(d);
 }
@@ -759,6 +760,8 @@ blk_open(const char *path, const struct blk_opts *o, struct blk_disk **out,
 	if (o == NULL)
 		o = &defaults;
 	depth = o->bo_depth == 0 ? BLK_DEFAULT_DEPTH : o->bo_depth;
+	if (o->bo_cache != BLK_CACHE_WRITEBACK && o->bo_cache != BLK_CACHE_NONE)
+		return blk_fail(err, errlen, -EINVAL, path, "no such cache mode");
 	if (depth > BLK_MAX_DEPTH)
 		return blk_fail(err, errlen, -EINVAL, path,
 		    "queue depth %u is above %u", depth, BLK_MAX_DEPTH);

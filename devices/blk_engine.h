@@ -9,6 +9,7 @@
 
 #include <sys/uio.h>
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -68,7 +69,7 @@ struct blk_engine_ops {
 
 struct blk_disk {
 	struct blk_info			 d_info;
-	char				 d_path[256];	/* for messages */
+	char				 d_path[PATH_MAX]; /* for messages */
 	int				 d_fd;
 	int				 d_efd;		/* eventfd */
 	const struct blk_engine_ops	*d_ops;
