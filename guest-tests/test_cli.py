@@ -98,6 +98,27 @@ def t_missing_spec():
     check(rc == 2 and "/nonexistent/spec.json" in err, f"status {rc}: {err!r}")
 
 
+def t_disk_missing():
+    expect_error("disk-missing.json", tiny_spec(disks=[{"path": "/nonexistent/d.img"}]),
+                 2, "disks[0].path: /nonexistent/d.img: No such file or directory")
+
+
+def t_disk_directory():
+    expect_error("disk-dir.json", tiny_spec(disks=[{"path": "/tmp"}]), 2,
+                 "disks[0].path: /tmp: is a directory")
+
+
+def t_disk_odd_size():
+    odd = write("odd.img", "x" * 1000)
+    expect_error("disk-odd.json", tiny_spec(disks=[{"path": odd}]), 2,
+                 f"disks[0].path: {odd}: size 1000 bytes is not a non-zero multiple of 512")
+
+
+def t_disk_bad_key():
+    expect_error("disk-key.json", tiny_spec(disks=[{"path": "/x", "cache": "unsafe"}]),
+                 2, 'disks[0].cache: "unsafe" is not a cache mode')
+
+
 def t_usage():
     rc, _, err = run(["frobnicate"])
     check(rc == 2 and "unknown command" in err, f"status {rc}: {err!r}")

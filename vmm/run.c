@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -117,6 +118,46 @@ vmm_loop(struct vm *vm, struct console *co, int sig_fd)
 	}
 }
 
+/*
+ * Each disk is a regular file or a block device whose size is a non-zero
+ * multiple of 512 bytes: checked before KVM, so the message is the same on
+ * every host.  The backend checks again when it opens the file.
+ */
+static int
+vmm_check_disks(const struct vm_spec *spec, char *err, size_t errlen)
+{
+	unsigned int i;
+	struct stat st;
+
+	for (i = 0; i < spec->vs_ndisks; i++) {
+		const char *p = spec->vs_disks[i].ds_path;
+
+		if (stat(p, &st) < 0) {
+			snprintf(err, errlen, "disks[%u].path: %s: %s", i, p,
+			    strerror(errno));
+			return -errno;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "disks[%u].path: %s: is a directory",
+			    i, p);
+			return -EISDIR;
+		}
+		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+			snprintf(err, errlen, "disks[%u].path: %s: not a file or "
+			    "a block device", i, p);
+			return -EINVAL;
+		}
+		if (S_ISREG(st.st_mode) && (st.st_size == 0 ||
+		    st.st_size % 512 != 0)) {
+			snprintf(err, errlen, "disks[%u].path: %s: size %lld bytes "
+			    "is not a non-zero multiple of 512", i, p,
+			    (long long)st.st_size);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 /* Host limits a spec can exceed although it is valid on its own. */
 static int
 vmm_check_host(const struct vm_spec *spec, char *err, size_t errlen)
@@ -124,6 +165,9 @@ vmm_check_host(const struct vm_spec *spec, char *err, size_t errlen)
 	unsigned long long kb = 0;
 	char line[128];
 	FILE *f;
+
+	if (vmm_check_disks(spec, err, errlen) < 0)
+		return -EINVAL;
 
 	f = fopen("/proc/meminfo", "re");
 	if (f == NULL)
