@@ -164,6 +164,11 @@ vblk_create(struct virtio_dev *vd, const struct virtio_create *vc, void **priv,
 		return rc;
 	}
 	vb->vb_info = blk_info(vb->vb_disk);
+	/* Say which backend serves the disk: it decides speed and durability. */
+	fprintf(stderr, "hull: disks[%u]: %s: %s, %s%s%s%s\n", vc->vc_index,
+	    ds->ds_path, vb->vb_info->bi_engine, vb->vb_info->bi_direct ?
+	    "O_DIRECT" : "buffered", vb->vb_info->bi_readonly ? ", read-only" :
+	    "", vb->vb_info->bi_note[0] ? "; " : "", vb->vb_info->bi_note);
 	vb->vb_slots = calloc((size_t)nq * vb->vb_qsize, sizeof(*vb->vb_slots));
 	if (vb->vb_slots == NULL) {
 		blk_close(vb->vb_disk);
