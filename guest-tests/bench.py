@@ -178,15 +178,60 @@ def bench_tiny():
         print("tiny  hull: no successful run", flush=True)
 
 
+def bench_disk():
+    """fio inside the guest on a virtio-blk disk backed by the same file:
+    Hull (io_uring, O_DIRECT) vs QEMU q35 (virtio-blk-pci, aio=io_uring,
+    cache=none), same kernel and initrd."""
+    os.makedirs(WORK, exist_ok=True)
+    img = os.path.join(WORK, "disk.img")
+    with open(img, "wb") as f:
+        f.truncate(512 << 20)
+    kernel = os.path.join(KIT, "vmlinuz-cloud")
+    cmdline = "console=ttyS0 quiet panic=-1 hull.job=fiobench"
+    spec = os.path.join(WORK, "disk.json")
+    with open(spec, "w") as f:
+        json.dump({"name": "benchdisk", "vcpus": 2, "ram": RAM, "kernel": kernel,
+                   "initrd": os.path.join(KIT, "initrd.img"), "cmdline": cmdline,
+                   "disks": [{"path": img}]}, f)
+    cmds = {
+        "hull": [VMCTL, "run", "--no-reboot", spec],
+        "qemu": ["qemu-system-x86_64", "-enable-kvm", "-M", "q35", "-cpu", "host",
+                 "-smp", "2", "-m", str(RAM), "-nodefaults", "-no-user-config",
+                 "-display", "none", "-serial", "stdio", "-no-reboot",
+                 "-kernel", kernel, "-initrd", os.path.join(KIT, "initrd.img"),
+                 "-append", cmdline,
+                 "-drive", f"file={img},if=none,id=d0,format=raw,cache=none,aio=io_uring",
+                 "-device", "virtio-blk-pci,drive=d0"],
+    }
+    res = {}
+    for vmm, cmd in cmds.items():
+        p = subprocess.run(cmd, capture_output=True, timeout=TIMEOUT,
+                           stdin=subprocess.DEVNULL)
+        out = p.stdout.decode("utf-8", "replace")
+        res[vmm] = {m.group(1): (int(m.group(2)), int(m.group(3))) for m in
+                    re.finditer(r"HULL: fio (\S+) iops=(\d+) bw_kib=(\d+)", out)}
+        if not res[vmm]:
+            sys.stderr.write(f"bench: {vmm} disk run failed: {out[-1500:]}\n"
+                             f"{p.stderr.decode('utf-8', 'replace')[-800:]}\n")
+    for name in ("randread-4k-qd32", "randwrite-4k-qd32", "read-1M-qd4", "write-1M-qd4"):
+        h = res.get("hull", {}).get(name)
+        q = res.get("qemu", {}).get(name)
+        fmtr = lambda r: "n/a" if r is None else f"{r[0]:>7} IOPS {r[1] / 1024:7.1f} MiB/s"
+        print(f"disk  {name:18} hull {fmtr(h)}   qemu {fmtr(q)}   "
+              f"ratio {ratio(h[0] if h else None, q[0] if q else None)}", flush=True)
+
+
 def main():
     if not os.path.exists("/dev/kvm"):
         print("bench: no /dev/kvm here")
         sys.exit(1)
-    what = sys.argv[1:] or ["tiny", "boot"]
+    what = sys.argv[1:] or ["tiny", "boot", "disk"]
     if "tiny" in what:
         bench_tiny()
     if "boot" in what:
         bench_boot()
+    if "disk" in what:
+        bench_disk()
 
 
 if __name__ == "__main__":
