@@ -1,0 +1,301 @@
+/*
+ * The virtio-pci transport with the real virtio-blk model and backend, no
+ * KVM: a test driver negotiates features through BAR0, sets up a queue in
+ * simulated guest RAM, rings the doorbell (the MMIO fallback), and reads the
+ * used ring.  Also: a driver without VERSION_1 is refused, rings outside RAM
+ * are refused, and a reset clears the device.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "bus.h"
+#include "gm.h"
+#include "ioloop.h"
+#include "pci.h"
+#include "spec.h"
+#include "virtio.h"
+#include "virtio_pci.h"
+
+#define RAM_SIZE	(4 << 20)
+#define DESC_GPA	0x10000
+#define AVAIL_GPA	0x11000
+#define USED_GPA	0x12000
+#define HDR_GPA		0x20000
+#define DATA_GPA	0x21000
+#define STATUS_GPA	0x23000
+#define QSIZE		16
+
+static int
+fake_intx(void *ctx, unsigned int gsi, int level)
+{
+	(void)ctx; (void)gsi; (void)level;
+	return 0;
+}
+
+static int
+fake_update(void *ctx, struct pci_dev *d, unsigned int v, uint64_t a,
+    uint32_t data, bool m)
+{
+	(void)ctx; (void)d; (void)v; (void)a; (void)data; (void)m;
+	return 0;
+}
+
+static int
+fake_fire(void *ctx, struct pci_dev *d, unsigned int v)
+{
+	(void)ctx; (void)d; (void)v;
+	return 0;
+}
+
+static const struct pci_irq_ops irq_ops = { fake_intx, fake_update, fake_fire };
+static const struct virtio_pci_host host = { NULL, NULL };	/* no ioeventfd */
+
+struct rig {
+	struct bus		 bus;
+	struct pci_bus		*pcb;
+	struct ioloop		*loop;
+	struct virtio_pci	*vp;
+	struct gm		 gm;
+	uint8_t			*ram;
+	uint64_t		 bar0;
+	char			 img[64];
+	struct disk_spec	 ds;
+};
+
+static struct rig R;
+
+static void
+w(uint64_t off, uint64_t v, size_t len)
+{
+	assert_int_equal(bus_write(&R.bus, BUS_MMIO, R.bar0 + off, &v, len), 0);
+}
+
+static uint64_t
+r(uint64_t off, size_t len)
+{
+	uint64_t v = 0;
+
+	assert_int_equal(bus_read(&R.bus, BUS_MMIO, R.bar0 + off, &v, len), 0);
+	return v;
+}
+
+static int
+setup(void **state)
+{
+	char err[256];
+	struct virtio_create vc = { .vc_spec = &R.ds, .vc_nvcpus = 1,
+	    .vc_err = err, .vc_errlen = sizeof(err) };
+	int fd;
+
+	(void)state;
+	memset(&R, 0, sizeof(R));
+	snprintf(R.img, sizeof(R.img), "/tmp/hull-vp-XXXXXX");
+	fd = mkstemp(R.img);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	snprintf(R.ds.ds_path, sizeof(R.ds.ds_path), "%s", R.img);
+	R.ds.ds_cache = SPEC_CACHE_WRITEBACK;
+	memcpy(R.ds.ds_serial, "VP-TEST", 8);
+	R.ram = aligned_alloc(4096, RAM_SIZE);
+	memset(R.ram, 0, RAM_SIZE);
+	gm_init_from(&R.gm, R.ram, RAM_SIZE);
+	bus_init(&R.bus);
+	assert_int_equal(pci_bus_create(&R.bus, &irq_ops, NULL, &R.pcb), 0);
+	R.loop = ioloop_create();
+	vc.vc_loop = R.loop;
+	assert_int_equal(virtio_pci_create(R.pcb, &R.gm,
+	    virtio_model_find("virtio-blk"), &vc, &host, &R.vp), 0);
+	assert_int_equal(ioloop_start(R.loop), 0);
+	R.bar0 = pci_bar_addr(virtio_pci_dev(R.vp), 0);
+	assert_true(R.bar0 != PCI_BAR_UNMAPPED);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	ioloop_stop(R.loop);
+	virtio_pci_destroy(R.vp);
+	pci_bus_destroy(R.pcb);
+	ioloop_destroy(R.loop);
+	free(R.ram);
+	unlink(R.img);
+	return 0;
+}
+
+/* Offsets of the common configuration (virtio 1.2 §4.1.4.3). */
+enum { DFSEL = 0, DF = 4, GFSEL = 8, GF = 12, NUMQ = 18, STATUS = 20,
+    QSEL = 22, QSIZE_R = 24, QENABLE = 28, QDESC = 32, QDRIVER = 40,
+    QDEVICE = 48, NOTIFY = 0x3000, DEVCFG = 0x2000 };
+
+static uint64_t
+device_features(void)
+{
+	w(DFSEL, 0, 4);
+	uint64_t lo = r(DF, 4);
+	w(DFSEL, 1, 4);
+	return lo | r(DF, 4) << 32;
+}
+
+static void
+negotiate(uint64_t f)
+{
+	w(STATUS, 0, 1);
+	w(STATUS, 1, 1);
+	w(STATUS, 3, 1);
+	w(GFSEL, 0, 4);
+	w(GF, (uint32_t)f, 4);
+	w(GFSEL, 1, 4);
+	w(GF, f >> 32, 4);
+	w(STATUS, 11, 1);	/* ACKNOWLEDGE | DRIVER | FEATURES_OK */
+}
+
+static void
+test_negotiation(void **state)
+{
+	uint64_t f;
+
+	(void)state;
+	f = device_features();
+	assert_true(f & (1ULL << 32));		/* VERSION_1 */
+	assert_true(f & (1ULL << 9));		/* FLUSH */
+	assert_int_equal(r(NUMQ, 2), 1);
+	/* A legacy driver (no VERSION_1) does not get FEATURES_OK. */
+	negotiate(f & ~(1ULL << 32));
+	assert_int_equal(r(STATUS, 1) & 8, 0);
+	/* Features the device did not offer are refused too. */
+	negotiate(f | (1ULL << 60));
+	assert_int_equal(r(STATUS, 1) & 8, 0);
+	negotiate(f);
+	assert_int_equal(r(STATUS, 1) & 8, 8);
+	/* Device config: capacity in sectors (1 MiB = 2048). */
+	assert_int_equal(r(DEVCFG, 4), 2048);
+	/* Reset clears status. */
+	w(STATUS, 0, 1);
+	assert_int_equal(r(STATUS, 1), 0);
+}
+
+static void
+test_queue_outside_ram_refused(void **state)
+{
+	(void)state;
+	negotiate(device_features() & ((1ULL << 32) | (1ULL << 9)));
+	w(QSEL, 0, 2);
+	w(QSIZE_R, QSIZE, 2);
+	w(QDESC, RAM_SIZE - 64, 8);	/* the table does not fit */
+	w(QDRIVER, AVAIL_GPA, 8);
+	w(QDEVICE, USED_GPA, 8);
+	w(QENABLE, 1, 2);
+	assert_int_equal(r(QENABLE, 2), 0);
+	/* A queue size that is not a power of two is refused as well. */
+	w(QSIZE_R, 12, 2);
+	w(QDESC, DESC_GPA, 8);
+	w(QENABLE, 1, 2);
+	assert_int_equal(r(QENABLE, 2), 0);
+	/* A queue that does not exist reads as size 0. */
+	w(QSEL, 7, 2);
+	assert_int_equal(r(QSIZE_R, 2), 0);
+	w(STATUS, 0, 1);
+}
+
+static void
+put_desc(unsigned int i, uint64_t addr, uint32_t len, uint16_t flags,
+    uint16_t next)
+{
+	uint8_t *d = R.ram + DESC_GPA + 16 * i;
+
+	memcpy(d, &addr, 8);
+	memcpy(d + 8, &len, 4);
+	memcpy(d + 12, &flags, 2);
+	memcpy(d + 14, &next, 2);
+}
+
+/* One request: header, data, status; returns the status byte. */
+static uint8_t
+do_request(uint32_t type, uint64_t sector, uint16_t *idx)
+{
+	uint16_t used_idx, want = (uint16_t)(*idx + 1);
+	struct timespec ts = { 0, 1000000 };
+	uint8_t *hdr = R.ram + HDR_GPA;
+	int i;
+
+	memset(hdr, 0, 16);
+	memcpy(hdr, &type, 4);
+	memcpy(hdr + 8, &sector, 8);
+	R.ram[STATUS_GPA] = 0xff;
+	put_desc(0, HDR_GPA, 16, 1, 1);
+	put_desc(1, DATA_GPA, 4096, 1 | (type == 0 ? 2 : 0), 2);
+	put_desc(2, STATUS_GPA, 1, 2, 0);
+	memcpy(R.ram + AVAIL_GPA + 4 + 2 * (*idx % QSIZE), &(uint16_t){ 0 }, 2);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	memcpy(R.ram + AVAIL_GPA + 2, &want, 2);
+	*idx = want;
+	w(NOTIFY, 0, 2);	/* doorbell for queue 0 */
+	for (i = 0; i < 5000; i++) {
+		memcpy(&used_idx, R.ram + USED_GPA + 2, 2);
+		if (used_idx == want)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(used_idx, want);
+	return R.ram[STATUS_GPA];
+}
+
+static void
+test_request_roundtrip_and_reset(void **state)
+{
+	uint16_t idx = 0;
+	unsigned int i;
+
+	(void)state;
+	negotiate(device_features() & ((1ULL << 32) | (1ULL << 9)));
+	w(QSEL, 0, 2);
+	w(QSIZE_R, QSIZE, 2);
+	w(QDESC, DESC_GPA, 8);
+	w(QDRIVER, AVAIL_GPA, 8);
+	w(QDEVICE, USED_GPA, 8);
+	w(QENABLE, 1, 2);
+	assert_int_equal(r(QENABLE, 2), 1);
+	w(STATUS, 15, 1);	/* DRIVER_OK */
+	assert_int_equal(r(STATUS, 1), 15);
+
+	for (i = 0; i < 4096; i++)
+		R.ram[DATA_GPA + i] = (uint8_t)(i * 7 + 3);
+	assert_int_equal(do_request(1, 8, &idx), 0);		/* write */
+	memset(R.ram + DATA_GPA, 0, 4096);
+	assert_int_equal(do_request(0, 8, &idx), 0);		/* read back */
+	for (i = 0; i < 4096; i++)
+		assert_int_equal(R.ram[DATA_GPA + i], (uint8_t)(i * 7 + 3));
+	assert_int_equal(do_request(4, 0, &idx), 0);		/* flush */
+	assert_int_equal(do_request(1, 2048, &idx), 1);		/* past the end */
+
+	/* Reset: the device drops its queues and status. */
+	w(STATUS, 0, 1);
+	assert_int_equal(r(STATUS, 1), 0);
+	w(QSEL, 0, 2);
+	assert_int_equal(r(QENABLE, 2), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_negotiation),
+		cmocka_unit_test(test_queue_outside_ram_refused),
+		cmocka_unit_test(test_request_roundtrip_and_reset),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
