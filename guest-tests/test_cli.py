@@ -119,6 +119,17 @@ def t_disk_bad_key():
                  2, 'disks[0].cache: "unsafe" is not a cache mode')
 
 
+def t_nics_bad_mac():
+    expect_error("nic-mac.json", tiny_spec(nics=[{"bridge": "br0", "mac": "nope"}]),
+                 2, "nics[0].mac: not a MAC address")
+
+
+def t_nics_not_yet():
+    # Until virtio-net lands, a spec with nics is refused, never ignored.
+    expect_error("nic-later.json", tiny_spec(nics=[{"bridge": "br0"}]), 2,
+                 "nics: this build of Hull has no virtio-net device yet")
+
+
 def t_usage():
     rc, _, err = run(["frobnicate"])
     check(rc == 2 and "unknown command" in err, f"status {rc}: {err!r}")

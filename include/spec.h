@@ -33,6 +33,23 @@ struct disk_spec {
 	enum spec_cache	ds_cache;
 };
 
+#define SPEC_NICS_MAX		8
+#define SPEC_IFNAME_MAX		15	/* IFNAMSIZ - 1 */
+#define SPEC_NIC_QUEUES_MAX	16
+#define SPEC_MTU_MIN		68
+#define SPEC_MTU_MAX		65535
+
+/* One element of "nics": a virtio-net device on a tap. */
+struct nic_spec {
+	char		ns_tap[SPEC_IFNAME_MAX + 1];	/* "" : create one */
+	char		ns_bridge[SPEC_IFNAME_MAX + 1];	/* "" : none */
+	bool		ns_has_mac;
+	uint8_t		ns_mac[6];	/* else derived from the VM's name */
+	unsigned int	ns_mtu;		/* 0: the tap's */
+	unsigned int	ns_queues;	/* 0: one pair per vCPU */
+	bool		ns_vhost;
+};
+
 struct vm_spec {
 	char		vs_name[SPEC_NAME_MAX + 1];
 	unsigned int	vs_vcpus;		/* default 1 */
@@ -42,6 +59,8 @@ struct vm_spec {
 	char		vs_cmdline[SPEC_CMDLINE_MAX + 1];	/* "" when none */
 	unsigned int	vs_ndisks;
 	struct disk_spec vs_disks[SPEC_DISKS_MAX];
+	unsigned int	vs_nnics;
+	struct nic_spec	vs_nics[SPEC_NICS_MAX];
 };
 
 #define SPEC_ERRS_MAX		32

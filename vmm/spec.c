@@ -71,6 +71,9 @@ static spec_check_fn	spec_v_name, spec_v_vcpus, spec_v_ram, spec_v_kernel,
 			spec_v_initrd, spec_v_cmdline, spec_v_disks;
 static spec_check_fn	spec_v_disk_path, spec_v_disk_readonly,
 			spec_v_disk_serial, spec_v_disk_cache;
+static spec_check_fn	spec_v_nics, spec_v_nic_tap, spec_v_nic_bridge,
+			spec_v_nic_mac, spec_v_nic_mtu, spec_v_nic_queues,
+			spec_v_nic_vhost;
 
 /* The top-level object; dst is a struct vm_spec. */
 static const struct spec_key spec_top_keys[] = {
@@ -81,6 +84,7 @@ static const struct spec_key spec_top_keys[] = {
 	{ "initrd",	SPEC_T_STRING,			0, spec_v_initrd },
 	{ "cmdline",	SPEC_T_STRING,			0, spec_v_cmdline },
 	{ "disks",	SPEC_T_ARRAY,			0, spec_v_disks },
+	{ "nics",	SPEC_T_ARRAY,			0, spec_v_nics },
 };
 #define SPEC_NTOP_KEYS	(sizeof(spec_top_keys) / sizeof(spec_top_keys[0]))
 
@@ -92,6 +96,17 @@ static const struct spec_key spec_disk_keys[] = {
 	{ "cache",	SPEC_T_STRING,	0, spec_v_disk_cache },
 };
 #define SPEC_NDISK_KEYS	(sizeof(spec_disk_keys) / sizeof(spec_disk_keys[0]))
+
+/* One element of "nics"; dst is a struct nic_spec. */
+static const struct spec_key spec_nic_keys[] = {
+	{ "tap",	SPEC_T_STRING,	0, spec_v_nic_tap },
+	{ "bridge",	SPEC_T_STRING,	0, spec_v_nic_bridge },
+	{ "mac",	SPEC_T_STRING,	0, spec_v_nic_mac },
+	{ "mtu",	SPEC_T_INTEGER,	0, spec_v_nic_mtu },
+	{ "queues",	SPEC_T_INTEGER,	0, spec_v_nic_queues },
+	{ "vhost",	SPEC_T_BOOL,	0, spec_v_nic_vhost },
+};
+#define SPEC_NNIC_KEYS	(sizeof(spec_nic_keys) / sizeof(spec_nic_keys[0]))
 
 static void	spec_err(struct spec_ctx *, const char *fmt, ...)
 		    __attribute__((__format__(__printf__, 2, 3)));
@@ -606,6 +621,165 @@ spec_v_disk_cache(struct spec_ctx *ctx, const char *path, json_t *v,
 		    json_string_length(v)));
 		return -EINVAL;
 	}
+	return 0;
+}
+
+static int
+spec_v_nics(struct spec_ctx *ctx, const char *path, json_t *v, void *dst)
+{
+	struct vm_spec *vs = dst;
+	char epath[SPEC_PATH_LEN];
+	size_t i, n = json_array_size(v);
+	json_t *e;
+	int rc = 0;
+
+	if (n > SPEC_NICS_MAX) {
+		spec_err(ctx, "%s: %zu nics, at most %d", path, n, SPEC_NICS_MAX);
+		return -EINVAL;
+	}
+	json_array_foreach(v, i, e) {
+		struct nic_spec *ns = &vs->vs_nics[i];
+
+		snprintf(epath, sizeof(epath), "%s[%zu]", path, i);
+		if (!json_is_object(e)) {
+			spec_err(ctx, "%s: expected an object, got %s", epath,
+			    spec_type_name(e));
+			rc = -EINVAL;
+			continue;
+		}
+		if (spec_walk(ctx, epath, e, spec_nic_keys, SPEC_NNIC_KEYS,
+		    ns) != 0) {
+			rc = -EINVAL;
+			continue;
+		}
+		if (ns->ns_tap[0] == '\0' && ns->ns_bridge[0] == '\0') {
+			spec_err(ctx, "%s: needs \"tap\" or \"bridge\"", epath);
+			rc = -EINVAL;
+		}
+	}
+	vs->vs_nnics = (unsigned int)n;
+	return rc;
+}
+
+/* An interface name as the kernel takes it (dev_valid_name). */
+static int
+spec_ifname(struct spec_ctx *ctx, const char *path, json_t *v, char *out)
+{
+	char name[SPEC_IFNAME_MAX + 1], q[SPEC_QUOTE_LEN];
+	size_t i;
+
+	if (spec_string(ctx, path, v, SPEC_IFNAME_MAX, false, name) != 0)
+		return -EINVAL;
+	for (i = 0; name[i] != '\0'; i++)
+		if (name[i] <= ' ' || name[i] == '/' || name[i] == ':' ||
+		    name[i] > '~')
+			break;
+	if (name[i] != '\0' || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0) {
+		spec_err(ctx, "%s: \"%s\" is not an interface name", path,
+		    spec_quote(q, sizeof(q), name, strlen(name)));
+		return -EINVAL;
+	}
+	memcpy(out, name, strlen(name) + 1);
+	return 0;
+}
+
+static int
+spec_v_nic_tap(struct spec_ctx *ctx, const char *path, json_t *v, void *dst)
+{
+	return spec_ifname(ctx, path, v, ((struct nic_spec *)dst)->ns_tap);
+}
+
+static int
+spec_v_nic_bridge(struct spec_ctx *ctx, const char *path, json_t *v,
+    void *dst)
+{
+	return spec_ifname(ctx, path, v, ((struct nic_spec *)dst)->ns_bridge);
+}
+
+static int
+spec_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* "02:00:5e:10:00:01": six hex pairs, a unicast address, not all zero. */
+static int
+spec_v_nic_mac(struct spec_ctx *ctx, const char *path, json_t *v, void *dst)
+{
+	struct nic_spec *ns = dst;
+	const char *s = json_string_value(v);
+	uint8_t mac[6];
+	unsigned int i;
+
+	if (json_string_length(v) != 17)
+		goto bad;
+	for (i = 0; i < 6; i++) {
+		int hi = spec_hexval(s[3 * i]), lo = spec_hexval(s[3 * i + 1]);
+
+		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+			goto bad;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	if (mac[0] & 1) {
+		spec_err(ctx, "%s: %s is a multicast address", path, s);
+		return -EINVAL;
+	}
+	if ((mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) == 0) {
+		spec_err(ctx, "%s: the all-zero address is not usable", path);
+		return -EINVAL;
+	}
+	memcpy(ns->ns_mac, mac, 6);
+	ns->ns_has_mac = true;
+	return 0;
+bad:
+	spec_err(ctx, "%s: not a MAC address", path);
+	return -EINVAL;
+}
+
+static int
+spec_int_range(struct spec_ctx *ctx, const char *path, json_t *v,
+    json_int_t lo, json_int_t hi, unsigned int *out)
+{
+	json_int_t n = json_integer_value(v);
+
+	if (n < lo || n > hi) {
+		spec_err(ctx, "%s: %lld is out of range (%lld to %lld)", path,
+		    (long long)n, (long long)lo, (long long)hi);
+		return -EINVAL;
+	}
+	*out = (unsigned int)n;
+	return 0;
+}
+
+static int
+spec_v_nic_mtu(struct spec_ctx *ctx, const char *path, json_t *v, void *dst)
+{
+	return spec_int_range(ctx, path, v, SPEC_MTU_MIN, SPEC_MTU_MAX,
+	    &((struct nic_spec *)dst)->ns_mtu);
+}
+
+static int
+spec_v_nic_queues(struct spec_ctx *ctx, const char *path, json_t *v,
+    void *dst)
+{
+	return spec_int_range(ctx, path, v, 1, SPEC_NIC_QUEUES_MAX,
+	    &((struct nic_spec *)dst)->ns_queues);
+}
+
+static int
+spec_v_nic_vhost(struct spec_ctx *ctx, const char *path, json_t *v,
+    void *dst)
+{
+	(void)ctx;
+	(void)path;
+	((struct nic_spec *)dst)->ns_vhost = json_is_true(v);
 	return 0;
 }
 
