@@ -108,11 +108,20 @@ $(BUILD)/fuzz/fuzz_virtq: virtio/tests/fuzz_virtq.c virtio/virtq.c vmm/gm.c \
 	$(FUZZ_CC) $(HDRFLAGS) $(FUZZFLAGS) -o $@ \
 	    virtio/tests/fuzz_virtq.c virtio/virtq.c vmm/gm.c
 
+# The virtio-net header and buffer checks alone.
+$(BUILD)/fuzz/fuzz_net_req: virtio/tests/fuzz_net_req.c virtio/net_req.c \
+    virtio/net_req.h include/virtq.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(HDRFLAGS) $(FUZZFLAGS) -o $@ \
+	    virtio/tests/fuzz_net_req.c virtio/net_req.c
+
 # Runs for FUZZ_SECONDS; new inputs go to build/, the seeds in the tree are
 # only read.  A crash leaves crash-* in build/fuzz/ and fails the target.
 .PHONY: fuzz
-fuzz: deps $(BUILD)/fuzz/fuzz_spec $(BUILD)/fuzz/fuzz_blk_req $(BUILD)/fuzz/fuzz_virtq
-	@mkdir -p $(BUILD)/fuzz/corpus-spec $(BUILD)/fuzz/corpus-blk_req $(BUILD)/fuzz/corpus-virtq
+fuzz: deps $(BUILD)/fuzz/fuzz_spec $(BUILD)/fuzz/fuzz_blk_req $(BUILD)/fuzz/fuzz_virtq \
+    $(BUILD)/fuzz/fuzz_net_req
+	@mkdir -p $(BUILD)/fuzz/corpus-spec $(BUILD)/fuzz/corpus-blk_req \
+	    $(BUILD)/fuzz/corpus-virtq $(BUILD)/fuzz/corpus-net_req
 	cd $(BUILD)/fuzz && ./fuzz_spec -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=4096 -print_final_stats=1 corpus-spec \
 	    $(CURDIR)/vmm/tests/corpus/spec
@@ -122,6 +131,9 @@ fuzz: deps $(BUILD)/fuzz/fuzz_spec $(BUILD)/fuzz/fuzz_blk_req $(BUILD)/fuzz/fuzz
 	cd $(BUILD)/fuzz && ./fuzz_virtq -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=16384 -print_final_stats=1 corpus-virtq \
 	    $(CURDIR)/virtio/tests/corpus/virtq
+	cd $(BUILD)/fuzz && ./fuzz_net_req -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=8192 -print_final_stats=1 corpus-net_req \
+	    $(CURDIR)/virtio/tests/corpus/net_req
 
 # Hull's virtio-blk model driven from a host thread (no KVM), beside fio.
 BLK_HARNESS_SRCS := guest-tests/bench/blk_harness.c virtio/blk.c \
