@@ -97,9 +97,11 @@ $(BUILD)/fuzz/fuzz_spec: vmm/tests/fuzz_spec.c vmm/spec.c include/spec.h
 	    vmm/tests/fuzz_spec.c vmm/spec.c $(PKG_LIBS)
 
 # The virtio-blk request parser alone.
-$(BUILD)/fuzz/fuzz_blk_req: virtio/tests/fuzz_blk_req.c virtio/blk_req.c virtio/blk_req.h
+$(BUILD)/fuzz/fuzz_blk_req: virtio/tests/fuzz_blk_req.c virtio/blk_req.c virtio/blk_req.h \
+    virtio/iov.c virtio/iov.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(HDRFLAGS) $(FUZZFLAGS) -o $@ virtio/tests/fuzz_blk_req.c virtio/blk_req.c
+	$(FUZZ_CC) $(HDRFLAGS) $(FUZZFLAGS) -o $@ virtio/tests/fuzz_blk_req.c \
+	    virtio/blk_req.c virtio/iov.c
 
 # The chain walk alone: virtio/virtq.c over vmm/gm.c, no KVM.
 $(BUILD)/fuzz/fuzz_virtq: virtio/tests/fuzz_virtq.c virtio/virtq.c vmm/gm.c \
@@ -110,10 +112,10 @@ $(BUILD)/fuzz/fuzz_virtq: virtio/tests/fuzz_virtq.c virtio/virtq.c vmm/gm.c \
 
 # The virtio-net header and buffer checks alone.
 $(BUILD)/fuzz/fuzz_net_req: virtio/tests/fuzz_net_req.c virtio/net_req.c \
-    virtio/net_req.h include/virtq.h
+    virtio/net_req.h include/virtq.h virtio/iov.c virtio/iov.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(HDRFLAGS) $(FUZZFLAGS) -o $@ \
-	    virtio/tests/fuzz_net_req.c virtio/net_req.c
+	    virtio/tests/fuzz_net_req.c virtio/net_req.c virtio/iov.c
 
 # Runs for FUZZ_SECONDS; new inputs go to build/, the seeds in the tree are
 # only read.  A crash leaves crash-* in build/fuzz/ and fails the target.
@@ -137,7 +139,7 @@ fuzz: deps $(BUILD)/fuzz/fuzz_spec $(BUILD)/fuzz/fuzz_blk_req $(BUILD)/fuzz/fuzz
 
 # Hull's virtio-blk model driven from a host thread (no KVM), beside fio.
 BLK_HARNESS_SRCS := guest-tests/bench/blk_harness.c virtio/blk.c \
-	virtio/blk_req.c virtio/virtq.c vmm/gm.c vmm/ioloop.c devices/blk.c \
+	virtio/blk_req.c virtio/iov.c virtio/virtq.c vmm/gm.c vmm/ioloop.c devices/blk.c \
 	devices/blk_uring.c devices/blk_aio.c devices/blk_sync.c
 
 $(BUILD)/bench/blk_harness: $(BLK_HARNESS_SRCS) $(wildcard include/*.h virtio/*.h devices/*.h)

@@ -8,30 +8,7 @@
 #include <string.h>
 
 #include "blk_req.h"
-
-/* Copy len bytes starting off bytes into the iovecs; false if too short. */
-static bool
-vblk_copy_out(const struct iovec *iov, unsigned int n, size_t off, void *dst,
-    size_t len)
-{
-	uint8_t *d = dst;
-	unsigned int i;
-
-	for (i = 0; i < n && len > 0; i++) {
-		size_t l = iov[i].iov_len, take;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		take = l - off < len ? l - off : len;
-		memcpy(d, (const uint8_t *)iov[i].iov_base + off, take);
-		d += take;
-		len -= take;
-		off = 0;
-	}
-	return len == 0;
-}
+#include "iov.h"
 
 /* Append iov[from..n) minus skip bytes at the front and trim at the end. */
 static int
@@ -103,7 +80,7 @@ vblk_parse_segs(const struct iovec *iov, unsigned int nout,
 	for (i = 0, off = 16; i < n; i++, off += 16) {
 		struct vblk_seg *s = &req->vr_seg[i];
 
-		if (!vblk_copy_out(iov, nout, off, raw, sizeof(raw)))
+		if (!viov_copy_from(iov, nout, off, raw, sizeof(raw)))
 			return VBLK_S_IOERR;
 		memcpy(&s->vs_sector, raw, 8);
 		memcpy(&s->vs_nsectors, raw + 8, 4);
@@ -140,7 +117,7 @@ vblk_parse(const struct iovec *iov, unsigned int nout, unsigned int nin,
 	req->vr_status = (uint8_t *)win[nin - 1].iov_base +
 	    win[nin - 1].iov_len - 1;
 
-	if (!vblk_copy_out(iov, nout, 0, hdr, sizeof(hdr)))
+	if (!viov_copy_from(iov, nout, 0, hdr, sizeof(hdr)))
 		return VBLK_S_IOERR;
 	memcpy(&req->vr_type, hdr, 4);		/* little-endian host */
 	memcpy(&req->vr_sector, hdr + 8, 8);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "iov.h"
 #include "net_req.h"
 
 /* The most a TX or RX chain is ever used for: a header and a max frame. */
@@ -25,54 +26,6 @@ vnet_iov_sum(const struct iovec *iov, unsigned int n, size_t cap)
 		total += iov[i].iov_len;
 	}
 	return total;
-}
-
-/* Copy len bytes from off bytes into the iovecs; false if too short. */
-static bool
-vnet_copy_from(const struct iovec *iov, unsigned int n, size_t off, void *dst,
-    size_t len)
-{
-	uint8_t *d = dst;
-	unsigned int i;
-
-	for (i = 0; i < n && len > 0; i++) {
-		size_t l = iov[i].iov_len, take;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		take = l - off < len ? l - off : len;
-		memcpy(d, (const uint8_t *)iov[i].iov_base + off, take);
-		d += take;
-		len -= take;
-		off = 0;
-	}
-	return len == 0;
-}
-
-/* Copy len bytes to off bytes into the iovecs; false if too short. */
-static bool
-vnet_copy_to(const struct iovec *iov, unsigned int n, size_t off,
-    const void *src, size_t len)
-{
-	const uint8_t *s = src;
-	unsigned int i;
-
-	for (i = 0; i < n && len > 0; i++) {
-		size_t l = iov[i].iov_len, take;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		take = l - off < len ? l - off : len;
-		memcpy((uint8_t *)iov[i].iov_base + off, s, take);
-		s += take;
-		len -= take;
-		off = 0;
-	}
-	return len == 0;
 }
 
 /*
@@ -178,7 +131,7 @@ vnet_tx_parse(const struct iovec *iov, unsigned int nout, unsigned int nin,
 	if (frame > VNET_MAX_FRAME)
 		return -EMSGSIZE;
 	/* The one read of the header; only the copy is checked and used. */
-	if (!vnet_copy_from(iov, nout, 0, &out->vt_hdr, VNET_HDR_LEN))
+	if (!viov_copy_from(iov, nout, 0, &out->vt_hdr, VNET_HDR_LEN))
 		return -EBADMSG;
 	rc = vnet_tx_check_hdr(&out->vt_hdr, acked_features, frame);
 	if (rc < 0)
@@ -226,7 +179,7 @@ int
 vnet_rx_write_hdr(const struct vnet_rx *rx, const struct vnet_hdr *hdr)
 {
 	if (rx->vr_len < VNET_HDR_LEN ||
-	    !vnet_copy_to(rx->vr_iov, rx->vr_niov, 0, hdr, VNET_HDR_LEN))
+	    !viov_copy_to(rx->vr_iov, rx->vr_niov, 0, hdr, VNET_HDR_LEN))
 		return -EINVAL;
 	return 0;
 }
@@ -235,7 +188,7 @@ int
 vnet_rx_set_num_buffers(const struct vnet_rx *rx, uint16_t n)
 {
 	if (n == 0 || rx->vr_len < VNET_HDR_LEN ||
-	    !vnet_copy_to(rx->vr_iov, rx->vr_niov,
+	    !viov_copy_to(rx->vr_iov, rx->vr_niov,
 	    offsetof(struct vnet_hdr, vh_num_buffers), &n, sizeof(n)))
 		return -EINVAL;
 	return 0;
@@ -264,13 +217,13 @@ vnet_ctrl_parse(const struct iovec *iov, unsigned int nout, unsigned int nin,
 	    win[nin - 1].iov_len - 1;
 
 	total = vnet_iov_sum(iov, nout, 2 + VNET_CTRL_MAX_DATA);
-	if (total < 2 || !vnet_copy_from(iov, nout, 0, cc, sizeof(cc)))
+	if (total < 2 || !viov_copy_from(iov, nout, 0, cc, sizeof(cc)))
 		return -EINVAL;
 	if (total > 2 + VNET_CTRL_MAX_DATA)
 		return -E2BIG;
 	out->vct_class = cc[0];
 	out->vct_cmd = cc[1];
-	if (!vnet_copy_from(iov, nout, 2, out->vct_data, total - 2))
+	if (!viov_copy_from(iov, nout, 2, out->vct_data, total - 2))
 		return -EINVAL;
 	out->vct_len = total - 2;
 	return 0;

@@ -1,0 +1,21 @@
+/*
+ * Copying between a host buffer and a descriptor chain's iovecs, for the
+ * request parsers (blk_req.c, net_req.c): a header may span descriptors.
+ */
+#ifndef VMM_VIRTIO_IOV_H
+#define VMM_VIRTIO_IOV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/uio.h>
+
+/*
+ * Copy len bytes starting off bytes into iov[0..n) to dst, or from src into
+ * the same place.  false (and a partial copy) if the iovecs are too short.
+ */
+bool	viov_copy_from(const struct iovec *iov, unsigned int n, size_t off,
+	    void *dst, size_t len);
+bool	viov_copy_to(const struct iovec *iov, unsigned int n, size_t off,
+	    const void *src, size_t len);
+
+#endif /* VMM_VIRTIO_IOV_H */
