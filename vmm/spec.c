@@ -532,21 +532,31 @@ spec_v_cmdline(struct spec_ctx *ctx, const char *path, json_t *v, void *dst)
 	return 0;
 }
 
+/* A per-element check run after the element's keys; NULL for none. */
+typedef int	spec_elem_fn(struct spec_ctx *, const char *path, void *elem);
+
+/*
+ * An array of at most max objects, each walked against tab into
+ * base[i * stride]; noun names them in the length error ("disks").
+ * Sets *count to the array's length.  Returns 0 or -EINVAL.
+ */
 static int
-spec_v_disks(struct spec_ctx *ctx, const char *path, json_t *v, void *dst)
+spec_array(struct spec_ctx *ctx, const char *path, json_t *v, const char *noun,
+    size_t max, const struct spec_key *tab, size_t ntab, void *base,
+    size_t stride, spec_elem_fn *post, unsigned int *count)
 {
-	struct vm_spec *vs = dst;
 	char epath[SPEC_PATH_LEN];
 	size_t i, n = json_array_size(v);
 	json_t *e;
 	int rc = 0;
 
-	if (n > SPEC_DISKS_MAX) {
-		spec_err(ctx, "%s: %zu disks, at most %d", path, n,
-		    SPEC_DISKS_MAX);
+	if (n > max) {
+		spec_err(ctx, "%s: %zu %s, at most %zu", path, n, noun, max);
 		return -EINVAL;
 	}
 	json_array_foreach(v, i, e) {
+		void *elem = (uint8_t *)base + i * stride;
+
 		snprintf(epath, sizeof(epath), "%s[%zu]", path, i);
 		if (!json_is_object(e)) {
 			spec_err(ctx, "%s: expected an object, got %s", epath,
@@ -554,12 +564,23 @@ spec_v_disks(struct spec_ctx *ctx, const char *path, json_t *v, void *dst)
 			rc = -EINVAL;
 			continue;
 		}
-		if (spec_walk(ctx, epath, e, spec_disk_keys, SPEC_NDISK_KEYS,
-		    &vs->vs_disks[i]) != 0)
+		if (spec_walk(ctx, epath, e, tab, ntab, elem) != 0)
+			rc = -EINVAL;
+		else if (post != NULL && post(ctx, epath, elem) != 0)
 			rc = -EINVAL;
 	}
-	vs->vs_ndisks = (unsigned int)n;
+	*count = (unsigned int)n;
 	return rc;
+}
+
+static int
+spec_v_disks(struct spec_ctx *ctx, const char *path, json_t *v, void *dst)
+{
+	struct vm_spec *vs = dst;
+
+	return spec_array(ctx, path, v, "disks", SPEC_DISKS_MAX, spec_disk_keys,
+	    SPEC_NDISK_KEYS, vs->vs_disks, sizeof(vs->vs_disks[0]), NULL,
+	    &vs->vs_ndisks);
 }
 
 static int
@@ -624,41 +645,27 @@ spec_v_disk_cache(struct spec_ctx *ctx, const char *path, json_t *v,
 	return 0;
 }
 
+/* A NIC connects somewhere: to a named tap, a bridge, or both. */
+static int
+spec_nic_post(struct spec_ctx *ctx, const char *path, void *elem)
+{
+	const struct nic_spec *ns = elem;
+
+	if (ns->ns_tap[0] == '\0' && ns->ns_bridge[0] == '\0') {
+		spec_err(ctx, "%s: needs \"tap\" or \"bridge\"", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int
 spec_v_nics(struct spec_ctx *ctx, const char *path, json_t *v, void *dst)
 {
 	struct vm_spec *vs = dst;
-	char epath[SPEC_PATH_LEN];
-	size_t i, n = json_array_size(v);
-	json_t *e;
-	int rc = 0;
 
-	if (n > SPEC_NICS_MAX) {
-		spec_err(ctx, "%s: %zu nics, at most %d", path, n, SPEC_NICS_MAX);
-		return -EINVAL;
-	}
-	json_array_foreach(v, i, e) {
-		struct nic_spec *ns = &vs->vs_nics[i];
-
-		snprintf(epath, sizeof(epath), "%s[%zu]", path, i);
-		if (!json_is_object(e)) {
-			spec_err(ctx, "%s: expected an object, got %s", epath,
-			    spec_type_name(e));
-			rc = -EINVAL;
-			continue;
-		}
-		if (spec_walk(ctx, epath, e, spec_nic_keys, SPEC_NNIC_KEYS,
-		    ns) != 0) {
-			rc = -EINVAL;
-			continue;
-		}
-		if (ns->ns_tap[0] == '\0' && ns->ns_bridge[0] == '\0') {
-			spec_err(ctx, "%s: needs \"tap\" or \"bridge\"", epath);
-			rc = -EINVAL;
-		}
-	}
-	vs->vs_nnics = (unsigned int)n;
-	return rc;
+	return spec_array(ctx, path, v, "nics", SPEC_NICS_MAX, spec_nic_keys,
+	    SPEC_NNIC_KEYS, vs->vs_nics, sizeof(vs->vs_nics[0]), spec_nic_post,
+	    &vs->vs_nnics);
 }
 
 /* An interface name as the kernel takes it (dev_valid_name). */
