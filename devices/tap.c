@@ -377,6 +377,38 @@ tap_set_offload(struct tap *t, unsigned int flags)
 }
 
 int
+tap_queue_enable(struct tap *t, unsigned int q, bool on)
+{
+	struct ifreq ifr;
+
+	if (q >= t->tp_nqueues)
+		return -EINVAL;
+	if (t->tp_nqueues == 1)
+		return on ? 0 : -EINVAL;	/* not a multi-queue tap */
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = on ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE;
+	if (ioctl(t->tp_fd[q], TUNSETQUEUE, &ifr) < 0)
+		/* Attaching an attached queue, or the reverse, is EINVAL. */
+		return errno == EINVAL ? 0 : -errno;
+	return 0;
+}
+
+int
+tap_mtu(const struct tap *t)
+{
+	struct ifreq ifr;
+	int s, r;
+
+	s = tap_ctl_socket();
+	if (s < 0)
+		return s;
+	memset(&ifr, 0, sizeof(ifr));
+	r = tap_ifreq(s, SIOCGIFMTU, t->tp_name, &ifr);
+	close(s);
+	return r < 0 ? r : ifr.ifr_mtu;
+}
+
+int
 tap_fd(const struct tap *t, unsigned int q)
 {
 	if (q >= t->tp_nqueues)

@@ -5,6 +5,7 @@
 #ifndef VMM_IOLOOP_H
 #define VMM_IOLOOP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct ioloop;
@@ -21,6 +22,13 @@ struct ioloop	*ioloop_create(void);
  */
 int		 ioloop_add(struct ioloop *, int fd, ioloop_fn *fn, void *arg);
 int		 ioloop_del(struct ioloop *, int fd);
+
+/*
+ * Stop (on = false) or resume watching a watched fd without removing it,
+ * e.g. a tap while the guest has no receive buffers.  Safe from any
+ * thread.  0, -ENOENT if fd is not watched, or -errno.
+ */
+int		 ioloop_enable(struct ioloop *, int fd, bool on);
 
 /* Start the thread; 0 or -errno. */
 int		 ioloop_start(struct ioloop *);

@@ -48,6 +48,7 @@ struct nic_spec {
 	unsigned int	ns_mtu;		/* 0: the tap's */
 	unsigned int	ns_queues;	/* 0: one pair per vCPU */
 	bool		ns_vhost;
+	bool		ns_no_offloads;	/* "offloads": false */
 };
 
 struct vm_spec {

@@ -87,6 +87,18 @@ int	tap_set_offload(struct tap *t, unsigned int flags);
  */
 int	tap_fd(const struct tap *t, unsigned int q);
 
+/*
+ * Attach (on) or detach queue q of a multi-queue tap (TUNSETQUEUE): the
+ * kernel steers packets only to attached queues, and a write to a detached
+ * queue fails with -EBADFD.  Every queue starts attached.  Idempotent.
+ * Returns 0, or -EINVAL for a queue that does not exist or detaching the
+ * queue of a single-queue tap, or another -errno.
+ */
+int	tap_queue_enable(struct tap *t, unsigned int q, bool on);
+
+/* The interface's current MTU, or -errno. */
+int	tap_mtu(const struct tap *t);
+
 /* The number of queues, as asked in to_queues. */
 unsigned int	tap_queues(const struct tap *t);
 

@@ -20,6 +20,7 @@ struct virtio_dev;
 #define VIRTIO_F_VERSION_1		32
 #define VIRTIO_MAX_QUEUES		64
 
+#define VIRTIO_ID_NET			1
 #define VIRTIO_ID_BLOCK			2
 
 #define VIRTIO_STATUS_ACKNOWLEDGE	1
@@ -35,6 +36,7 @@ struct virtio_create {
 	unsigned int		 vc_index;	/* instance number, for names */
 	unsigned int		 vc_nvcpus;	/* e.g. one queue per vCPU */
 	struct ioloop		*vc_loop;	/* the I/O thread models run on */
+	const char		*vc_vmname;	/* the spec's name, e.g. for MACs */
 	char			*vc_err;	/* a one-line reason on failure */
 	size_t			 vc_errlen;
 };
@@ -88,6 +90,14 @@ void	virtio_dev_interrupt(struct virtio_dev *, unsigned int q);
  * stops using the queues until reset.  why is logged once.
  */
 void	virtio_dev_needs_reset(struct virtio_dev *, const char *why);
+
+/*
+ * The eventfd that the driver's doorbell for queue q signals (an
+ * ioeventfd), or -1.  The transport watches it on the I/O thread and calls
+ * the model's notify; a model that hands the queue to the kernel (vhost)
+ * pauses that watch with ioloop_enable(loop, fd, false).
+ */
+int	virtio_dev_kick_fd(struct virtio_dev *, unsigned int q);
 
 /* Look up a model by its spec name; NULL if none (virtio/models.c). */
 const struct virtio_model	*virtio_model_find(const char *name);

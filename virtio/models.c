@@ -7,9 +7,11 @@
 #include "virtio.h"
 
 extern const struct virtio_model virtio_blk_model;
+extern const struct virtio_model virtio_net_model;
 
 static const struct virtio_model *const virtio_models[] = {
 	&virtio_blk_model,
+	&virtio_net_model,
 };
 
 const struct virtio_model *

@@ -171,6 +171,14 @@ virtio_dev_interrupt(struct virtio_dev *vd, unsigned int q)
 		(void)pci_set_intx(vp->vp_pci, 1);
 }
 
+int
+virtio_dev_kick_fd(struct virtio_dev *vd, unsigned int q)
+{
+	struct virtio_pci *vp = vd->vd_transport;
+
+	return q < vd->vd_nqueues ? vp->vp_q[q].vq_kick_fd : -1;
+}
+
 /* The doorbell rang: the I/O thread hands the kick to the model. */
 static void
 vp_kick(void *arg)
@@ -567,7 +575,9 @@ virtio_pci_create(struct pci_bus *bus, const struct gm *gm,
 	d.pd_device = (uint16_t)(VP_PCI_DEVICE_BASE + mo->mo_devid);
 	d.pd_subsys_vendor = VP_PCI_VENDOR;
 	d.pd_subsys = (uint16_t)mo->mo_devid;
-	d.pd_class = mo->mo_devid == VIRTIO_ID_BLOCK ? 0x018000 : 0xff0000;
+	/* Storage (other) and network (Ethernet), as QEMU's devices say. */
+	d.pd_class = mo->mo_devid == VIRTIO_ID_BLOCK ? 0x018000 :
+	    mo->mo_devid == VIRTIO_ID_NET ? 0x020000 : 0xff0000;
 	d.pd_revision = 1;		/* modern-only device */
 	d.pd_intx_pin = 1;
 	d.pd_bars[0] = (struct pci_bar_desc){ .pb_size = VP_BAR0_SIZE,

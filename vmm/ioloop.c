@@ -90,6 +90,27 @@ ioloop_del(struct ioloop *il, int fd)
 	return -ENOENT;
 }
 
+int
+ioloop_enable(struct ioloop *il, int fd, bool on)
+{
+	struct epoll_event ev = { .events = on ? EPOLLIN : 0 };
+	unsigned int i;
+
+	/*
+	 * Only epoll_ctl(MOD) here, never the table: that makes it safe from
+	 * any thread (the table changes only on the I/O thread or before it
+	 * runs, and a watch being enabled is not being removed).
+	 */
+	for (i = 0; i < IOLOOP_MAX_WATCH; i++)
+		if (__atomic_load_n(&il->il_watch[i].iw_fd, __ATOMIC_RELAXED) ==
+		    fd) {
+			ev.data.u32 = i;
+			return epoll_ctl(il->il_epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ?
+			    -errno : 0;
+		}
+	return -ENOENT;
+}
+
 static void *
 ioloop_thread(void *arg)
 {

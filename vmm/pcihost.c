@@ -1,6 +1,6 @@
 /*
  * The PCI side of the machine: the host bridge (devices/pci.c), one
- * virtio-pci device per spec disk, the I/O thread they run on, and the
+ * virtio-pci device per spec disk and NIC, the I/O thread they run on, and the
  * interrupt callbacks that turn MSI-X table entries into KVM MSI routes with
  * one irqfd per vector, and INTx into IOAPIC lines.
  */
@@ -125,12 +125,51 @@ pcihost_msix_free(struct vm *vm, struct pcihost_msix *pm)
 	free(pm);
 }
 
+/* One virtio-pci device of model mo for a spec element (disk or NIC). */
+static int
+pcihost_add_virtio(struct vm *vm, const struct virtio_model *mo,
+    const void *elem, unsigned int index, const char *key)
+{
+	struct virtio_create vc = {
+		.vc_spec = elem, .vc_index = index,
+		.vc_nvcpus = vm->vm_nvcpus, .vc_loop = vm->vm_loop,
+		.vc_vmname = vm->vm_spec->vs_name,
+	};
+	struct pcihost_msix *pm;
+	struct virtio_pci *vp;
+	char err[300];
+	int rc;
+
+	err[0] = '\0';
+	vc.vc_err = err;
+	vc.vc_errlen = sizeof(err);
+	if (vm->vm_nvirtio == VM_MAX_VIRTIO)
+		return vm_fail(vm, -ENOSPC, "too many virtio devices");
+	rc = virtio_pci_create(vm->vm_pci, &vm->vm_gm, mo, &vc, &vm->vm_vhost,
+	    &vp);
+	if (rc < 0) {
+		/*
+		 * A disk that cannot be opened, a bridge that does not exist:
+		 * the spec's fault, and the message names the key.
+		 */
+		vm->vm_badspec = strncmp(err, key, strlen(key)) == 0 &&
+		    err[strlen(key)] == '[';
+		return vm_fail(vm, rc, "%s", err[0] ? err : strerror(-rc));
+	}
+	vm->vm_virtio[vm->vm_nvirtio++] = vp;
+	pm = pcihost_msix_new(VIRTIO_MAX_QUEUES + 1);
+	if (pm == NULL)
+		return vm_fail(vm, -ENOMEM, "out of memory");
+	pci_dev_set_irq_data(virtio_pci_dev(vp), pm);
+	return 0;
+}
+
 int
 pcihost_create(struct vm *vm)
 {
 	const struct vm_spec *spec = vm->vm_spec;
 	const struct virtio_model *blk = virtio_model_find("virtio-blk");
-	char err[300];
+	const struct virtio_model *net = virtio_model_find("virtio-net");
 	unsigned int i;
 	int rc;
 
@@ -144,29 +183,14 @@ pcihost_create(struct vm *vm)
 		return vm_fail(vm, rc, "cannot create the PCI bus: %s",
 		    strerror(-rc));
 	for (i = 0; i < spec->vs_ndisks; i++) {
-		struct virtio_create vc = {
-			.vc_spec = &spec->vs_disks[i], .vc_index = i,
-			.vc_nvcpus = vm->vm_nvcpus, .vc_loop = vm->vm_loop,
-			.vc_err = err, .vc_errlen = sizeof(err),
-		};
-		struct pcihost_msix *pm;
-		struct virtio_pci *vp;
-
-		err[0] = '\0';
-		rc = virtio_pci_create(vm->vm_pci, &vm->vm_gm, blk, &vc,
-		    &vm->vm_vhost, &vp);
-		if (rc < 0) {
-			/* A disk that cannot be opened is the spec's fault. */
-			vm->vm_badspec = err[0] != '\0' &&
-			    strncmp(err, "disks[", 6) == 0;
-			return vm_fail(vm, rc, "%s", err[0] ? err :
-			    strerror(-rc));
-		}
-		vm->vm_virtio[vm->vm_nvirtio++] = vp;
-		pm = pcihost_msix_new(VIRTIO_MAX_QUEUES + 1);
-		if (pm == NULL)
-			return vm_fail(vm, -ENOMEM, "out of memory");
-		pci_dev_set_irq_data(virtio_pci_dev(vp), pm);
+		rc = pcihost_add_virtio(vm, blk, &spec->vs_disks[i], i, "disks");
+		if (rc < 0)
+			return rc;
+	}
+	for (i = 0; i < spec->vs_nnics; i++) {
+		rc = pcihost_add_virtio(vm, net, &spec->vs_nics[i], i, "nics");
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }

@@ -73,7 +73,7 @@ static spec_check_fn	spec_v_disk_path, spec_v_disk_readonly,
 			spec_v_disk_serial, spec_v_disk_cache;
 static spec_check_fn	spec_v_nics, spec_v_nic_tap, spec_v_nic_bridge,
 			spec_v_nic_mac, spec_v_nic_mtu, spec_v_nic_queues,
-			spec_v_nic_vhost;
+			spec_v_nic_vhost, spec_v_nic_offloads;
 
 /* The top-level object; dst is a struct vm_spec. */
 static const struct spec_key spec_top_keys[] = {
@@ -105,6 +105,7 @@ static const struct spec_key spec_nic_keys[] = {
 	{ "mtu",	SPEC_T_INTEGER,	0, spec_v_nic_mtu },
 	{ "queues",	SPEC_T_INTEGER,	0, spec_v_nic_queues },
 	{ "vhost",	SPEC_T_BOOL,	0, spec_v_nic_vhost },
+	{ "offloads",	SPEC_T_BOOL,	0, spec_v_nic_offloads },
 };
 #define SPEC_NNIC_KEYS	(sizeof(spec_nic_keys) / sizeof(spec_nic_keys[0]))
 
@@ -787,6 +788,16 @@ spec_v_nic_vhost(struct spec_ctx *ctx, const char *path, json_t *v,
 	(void)ctx;
 	(void)path;
 	((struct nic_spec *)dst)->ns_vhost = json_is_true(v);
+	return 0;
+}
+
+static int
+spec_v_nic_offloads(struct spec_ctx *ctx, const char *path, json_t *v,
+    void *dst)
+{
+	(void)ctx;
+	(void)path;
+	((struct nic_spec *)dst)->ns_no_offloads = json_is_false(v);
 	return 0;
 }
 

@@ -1,0 +1,801 @@
+/*
+ * virtio-net (virtio 1.2 §5.1) on a tap (include/tap.h).  Queue pair i is
+ * receiveq i (queue 2i), transmitq i (2i + 1) and tap queue fd i; the
+ * control queue comes last.  Everything runs on the I/O thread:
+ *
+ * - Transmit: on a kick, pop chains, check each with vnet_tx_parse (header
+ *   copied once) and writev it to the tap straight from guest memory.
+ * - Receive: the tap fd is watched; packets are read with readv straight
+ *   into guest buffers.  The size of the next packet is not known before the
+ *   read, so chains are popped into a per-queue pool until it can hold the
+ *   largest packet the tap may hand over (with MRG_RXBUF, several chains
+ *   per packet; without, one).  A read uses the pool's front chains; the
+ *   ones it did not fill stay for the next packet.  With no buffers, the tap
+ *   is unwatched until the driver kicks the receive queue.
+ * - Control: MQ pair count (tap queues detached and attached to match) and
+ *   guest offloads (TUNSETOFFLOAD).
+ *
+ * A malformed chain or header is counted and dropped (completed with
+ * length 0); the VMM goes on.  A corrupt ring sets DEVICE_NEEDS_RESET.
+ * reset and activate run on a vCPU and take vn_lock, as the I/O thread does.
+ * The vhost-net data path is in virtio/net_vhost.c.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "iov.h"
+#include "ioloop.h"
+#include "net.h"
+#include "spec.h"
+#include "tap.h"
+#include "virtio.h"
+
+#define VNET_QSIZE_MAX		256
+#define VNET_PAIRS_MAX		TAP_MAX_QUEUES
+#define VNET_RX_BUDGET		128	/* packets per wakeup, then epoll */
+#define VNET_TX_BUDGET		256	/* chains per turn, then requeue */
+#define VNET_TX_NOTIFY_EVERY	64	/* free the driver's skbs early */
+#define VNET_RX_IOV		1024	/* UIO_MAXIOV */
+
+/* Receive offloads the driver may switch with CTRL_GUEST_OFFLOADS. */
+#define VNET_GUEST_OFFLOADS	((1ULL << VIRTIO_NET_F_GUEST_CSUM) | \
+				 (1ULL << VIRTIO_NET_F_GUEST_TSO4) | \
+				 (1ULL << VIRTIO_NET_F_GUEST_TSO6) | \
+				 (1ULL << VIRTIO_NET_F_GUEST_ECN))
+#define VNET_GUEST_GSO		((1ULL << VIRTIO_NET_F_GUEST_TSO4) | \
+				 (1ULL << VIRTIO_NET_F_GUEST_TSO6))
+
+static void	vnet_destroy(void *);
+static void	vnet_rx_ready(void *);
+static void	vnet_work(void *);
+
+static uint16_t
+vnet_rxq(unsigned int pair)
+{
+	return (uint16_t)(2 * pair);
+}
+
+static uint16_t
+vnet_txq(unsigned int pair)
+{
+	return (uint16_t)(2 * pair + 1);
+}
+
+/* The TUN_F_* flags that match the driver's receive offloads. */
+static unsigned int
+vnet_tap_flags(uint64_t offloads)
+{
+	unsigned int f = 0;
+
+	/* TSO without a partial checksum is meaningless to the kernel. */
+	if (!(offloads & (1ULL << VIRTIO_NET_F_GUEST_CSUM)))
+		return 0;
+	f |= TAP_F_CSUM;
+	if (offloads & (1ULL << VIRTIO_NET_F_GUEST_TSO4))
+		f |= TAP_F_TSO4;
+	if (offloads & (1ULL << VIRTIO_NET_F_GUEST_TSO6))
+		f |= TAP_F_TSO6;
+	if ((f & (TAP_F_TSO4 | TAP_F_TSO6)) &&
+	    (offloads & (1ULL << VIRTIO_NET_F_GUEST_ECN)))
+		f |= TAP_F_TSO_ECN;
+	return f;
+}
+
+static int
+vnet_create(struct virtio_dev *vd, const struct virtio_create *vc, void **priv,
+    unsigned int *nqueues, size_t *cfg_size)
+{
+	const struct nic_spec *ns = vc->vc_spec;
+	struct tap_opts to = { .to_mtu = ns->ns_mtu };
+	char terr[200];
+	struct vnet *vn;
+	unsigned int i, np;
+	int rc, mtu;
+
+	np = ns->ns_queues != 0 ? ns->ns_queues : vc->vc_nvcpus;
+	if (np == 0)
+		np = 1;
+	if (np > VNET_PAIRS_MAX)
+		np = VNET_PAIRS_MAX;
+	vn = calloc(1, sizeof(*vn));
+	if (vn == NULL) {
+		snprintf(vc->vc_err, vc->vc_errlen, "out of memory");
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&vn->vn_lock, NULL);
+	vn->vn_dev = vd;
+	vn->vn_loop = vc->vc_loop;
+	vn->vn_index = vc->vc_index;
+	vn->vn_npairs = np;
+	vn->vn_pairs_on = 1;
+	vn->vn_work_fd = -1;
+	vn->vn_want_vhost = ns->ns_vhost;
+	for (i = 0; i < VNET_PAIRS_MAX; i++) {
+		vn->vn_pair[i].np_net = vn;
+		vn->vn_pair[i].np_idx = i;
+		vn->vn_pair[i].np_fd = -1;
+		vn->vn_pair[i].np_vhost_fd = -1;
+		vn->vn_pair[i].np_call_fd[0] = vn->vn_pair[i].np_call_fd[1] = -1;
+	}
+	snprintf(to.to_name, sizeof(to.to_name), "%s", ns->ns_tap);
+	snprintf(to.to_bridge, sizeof(to.to_bridge), "%s", ns->ns_bridge);
+	to.to_queues = np;
+	rc = tap_open(&to, &vn->vn_tap, terr, sizeof(terr));
+	if (rc < 0) {
+		snprintf(vc->vc_err, vc->vc_errlen, "nics[%u].%s: %s",
+		    vc->vc_index, ns->ns_tap[0] != '\0' ? "tap" : "bridge",
+		    terr);
+		goto fail;
+	}
+	/* Offer the offloads this kernel's tap can take, and only those. */
+	vn->vn_tap_offloads = tap_set_offload(vn->vn_tap, TAP_F_CSUM |
+	    TAP_F_TSO4 | TAP_F_TSO6 | TAP_F_TSO_ECN) == 0;
+	(void)tap_set_offload(vn->vn_tap, 0);
+	vn->vn_offloads = !ns->ns_no_offloads && vn->vn_tap_offloads;
+	mtu = tap_mtu(vn->vn_tap);
+	vn->vn_mtu = ns->ns_mtu != 0 ? ns->ns_mtu :
+	    mtu > 0 ? (unsigned int)mtu : 1500;
+
+	if (ns->ns_has_mac)
+		memcpy(vn->vn_cfg.vcfg_mac, ns->ns_mac, 6);
+	else
+		vnet_mac_from_name(vc->vc_vmname, vc->vc_index,
+		    vn->vn_cfg.vcfg_mac);
+	vn->vn_cfg.vcfg_status = VNET_S_LINK_UP;
+	vn->vn_cfg.vcfg_max_virtqueue_pairs = (uint16_t)np;
+	vn->vn_cfg.vcfg_mtu = (uint16_t)(vn->vn_mtu > 65535 ? 65535 :
+	    vn->vn_mtu);
+
+	for (i = 0; i < np; i++) {
+		struct vnet_pair *p = &vn->vn_pair[i];
+
+		p->np_pool = calloc(VNET_QSIZE_MAX, sizeof(*p->np_pool));
+		if (p->np_pool == NULL) {
+			snprintf(vc->vc_err, vc->vc_errlen, "out of memory");
+			rc = -ENOMEM;
+			goto fail;
+		}
+		p->np_fd = tap_fd(vn->vn_tap, i);
+		rc = ioloop_add(vn->vn_loop, p->np_fd, vnet_rx_ready, p);
+		if (rc < 0) {
+			p->np_fd = -1;
+			snprintf(vc->vc_err, vc->vc_errlen, "nics[%u]: cannot "
+			    "watch the tap: %s", vc->vc_index, strerror(-rc));
+			goto fail;
+		}
+	}
+	vn->vn_work_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vn->vn_work_fd < 0 ||
+	    (rc = ioloop_add(vn->vn_loop, vn->vn_work_fd, vnet_work, vn)) < 0) {
+		rc = vn->vn_work_fd < 0 ? -errno : rc;
+		if (vn->vn_work_fd >= 0)
+			close(vn->vn_work_fd);
+		vn->vn_work_fd = -1;
+		snprintf(vc->vc_err, vc->vc_errlen, "nics[%u]: cannot set up "
+		    "the transmit worker: %s", vc->vc_index, strerror(-rc));
+		goto fail;
+	}
+	if (vn->vn_want_vhost) {
+		rc = vnet_vhost_open(vn, vc->vc_err, vc->vc_errlen);
+		if (rc < 0)
+			goto fail;
+	}
+	fprintf(stderr, "hull: nics[%u]: %s %s%s%s, %u queue pair%s, mtu %u, "
+	    "mac %02x:%02x:%02x:%02x:%02x:%02x, offloads %s%s\n", vc->vc_index,
+	    tap_created(vn->vn_tap) ? "created tap" : "tap", tap_name(vn->vn_tap),
+	    ns->ns_bridge[0] != '\0' ? " on bridge " : "", ns->ns_bridge, np,
+	    np == 1 ? "" : "s", vn->vn_mtu, vn->vn_cfg.vcfg_mac[0],
+	    vn->vn_cfg.vcfg_mac[1], vn->vn_cfg.vcfg_mac[2],
+	    vn->vn_cfg.vcfg_mac[3], vn->vn_cfg.vcfg_mac[4],
+	    vn->vn_cfg.vcfg_mac[5], vn->vn_offloads ? "on" :
+	    vn->vn_tap_offloads ? "off" : "off (the tap has none)",
+	    vn->vn_want_vhost ? ", vhost-net" : "");
+	*priv = vn;
+	*nqueues = 2 * np + 1;
+	*cfg_size = sizeof(vn->vn_cfg);
+	return 0;
+fail:
+	vnet_destroy(vn);
+	return rc;
+}
+
+static uint64_t
+vnet_features(void *priv)
+{
+	struct vnet *vn = priv;
+	uint64_t f = (1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_MTU) |
+	    (1ULL << VIRTIO_NET_F_STATUS) | (1ULL << VIRTIO_NET_F_MRG_RXBUF) |
+	    (1ULL << VIRTIO_NET_F_CTRL_VQ) | (1ULL << VIRTIO_NET_F_MQ);
+
+	if (vn->vn_offloads)
+		f |= (1ULL << VIRTIO_NET_F_CSUM) |
+		    (1ULL << VIRTIO_NET_F_HOST_TSO4) |
+		    (1ULL << VIRTIO_NET_F_HOST_TSO6) |
+		    (1ULL << VIRTIO_NET_F_HOST_ECN) |
+		    (1ULL << VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) |
+		    VNET_GUEST_OFFLOADS;
+	return f;
+}
+
+static void
+vnet_cfg_read(void *priv, size_t off, void *buf, size_t len)
+{
+	struct vnet *vn = priv;
+
+	memcpy(buf, (const uint8_t *)&vn->vn_cfg + off, len);
+}
+
+static void
+vnet_cfg_write(void *priv, size_t off, const void *buf, size_t len)
+{
+	/* The MAC is writable only for legacy drivers; nothing else is. */
+	(void)priv;
+	(void)off;
+	(void)buf;
+	(void)len;
+}
+
+/* ---- receive ---------------------------------------------------------- */
+
+/* Drop every chain held in p's pool (reset: the rings are gone). */
+static void
+vnet_pool_clear(struct vnet_pair *p)
+{
+	p->np_pool_head = p->np_pool_n = 0;
+	p->np_pool_cap = 0;
+}
+
+/*
+ * Pop receive chains into the pool until it holds want bytes (MRG_RXBUF)
+ * or one chain (without).  Returns 1 if the pool is ready, 0 if the ring
+ * ran dry first, -EINVAL if the ring is corrupt.
+ */
+static int
+vnet_pool_fill(struct vnet *vn, struct vnet_pair *p, struct virtq *vq)
+{
+	bool mrg = vn->vn_acked & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
+	struct virtq_chain *ch = &vn->vn_chain;
+	struct vnet_rx *rx = &vn->vn_rx;
+	int rc;
+
+	while (mrg ? p->np_pool_cap < vn->vn_rx_max : p->np_pool_n == 0) {
+		struct vnet_pool_ent *e;
+		unsigned int i;
+
+		/* Every buffer the ring can hold is here: make do with it. */
+		if (p->np_pool_n == vq->vq_size)
+			return 1;
+		rc = virtq_pop(vq, ch);
+		if (rc == 0)
+			return 0;
+		if (rc == -EBADMSG) {
+			vn->vn_stats.ns_rx_bad++;
+			(void)virtq_push(vq, ch->vc_head, 0);
+			p->np_rx_pushed = true;
+			continue;
+		}
+		if (rc < 0)
+			return -EINVAL;
+		rc = vnet_rx_buffers(ch->vc_iov, ch->vc_nout, ch->vc_nin, mrg,
+		    0, rx);
+		if (rc < 0) {
+			vn->vn_stats.ns_rx_bad++;
+			(void)virtq_push(vq, ch->vc_head, 0);
+			p->np_rx_pushed = true;
+			continue;
+		}
+		e = &p->np_pool[(p->np_pool_head + p->np_pool_n) %
+		    VNET_QSIZE_MAX];
+		e->pe_head = ch->vc_head;
+		e->pe_cap = 0;
+		/* A chain of more pieces is used only in part: allowed. */
+		e->pe_niov = rx->vr_niov < VNET_POOL_SEGS ? rx->vr_niov :
+		    VNET_POOL_SEGS;
+		for (i = 0; i < e->pe_niov; i++) {
+			e->pe_iov[i] = rx->vr_iov[i];
+			e->pe_cap += (uint32_t)rx->vr_iov[i].iov_len;
+		}
+		p->np_pool_n++;
+		p->np_pool_cap += e->pe_cap;
+	}
+	return 1;
+}
+
+/* Gather the pool's front chains into vn_rxiov; returns the iovec count. */
+static int
+vnet_pool_iov(struct vnet *vn, struct vnet_pair *p)
+{
+	bool mrg = vn->vn_acked & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
+	unsigned int c, i, n = 0;
+	size_t cap = 0;
+
+	for (c = 0; c < p->np_pool_n; c++) {
+		const struct vnet_pool_ent *e =
+		    &p->np_pool[(p->np_pool_head + c) % VNET_QSIZE_MAX];
+
+		if (n + e->pe_niov > VNET_RX_IOV)
+			break;
+		for (i = 0; i < e->pe_niov; i++)
+			vn->vn_rxiov[n++] = e->pe_iov[i];
+		cap += e->pe_cap;
+		if (!mrg || cap >= vn->vn_rx_max)
+			break;
+	}
+	return (int)n;
+}
+
+/*
+ * A packet of len bytes landed in the pool's front chains: complete them.
+ * Only the first chain carries a header; its num_buffers says how many.
+ */
+static void
+vnet_rx_complete(struct vnet *vn, struct vnet_pair *p, struct virtq *vq,
+    size_t len)
+{
+	const struct vnet_pool_ent *first = &p->np_pool[p->np_pool_head];
+	uint16_t nbufs = 0;
+	size_t left = len;
+	unsigned int c;
+
+	for (c = 0; c < p->np_pool_n && left > 0; c++) {
+		const struct vnet_pool_ent *e =
+		    &p->np_pool[(p->np_pool_head + c) % VNET_QSIZE_MAX];
+
+		left -= left < e->pe_cap ? left : e->pe_cap;
+		nbufs++;
+	}
+	/*
+	 * The tap leaves num_buffers alone (it is ours to fill), and sets
+	 * DATA_VALID, which a driver without GUEST_CSUM must not see.
+	 */
+	(void)viov_copy_to(first->pe_iov, first->pe_niov,
+	    offsetof(struct vnet_hdr, vh_num_buffers), &nbufs, sizeof(nbufs));
+	if (!(vn->vn_acked & (1ULL << VIRTIO_NET_F_GUEST_CSUM))) {
+		uint8_t zero = 0;
+
+		(void)viov_copy_to(first->pe_iov, first->pe_niov,
+		    offsetof(struct vnet_hdr, vh_flags), &zero, 1);
+	}
+	left = len;
+	for (c = 0; c < nbufs; c++) {
+		const struct vnet_pool_ent *e = &p->np_pool[p->np_pool_head];
+		uint32_t used = left < e->pe_cap ? (uint32_t)left : e->pe_cap;
+
+		left -= used;
+		(void)virtq_push(vq, e->pe_head, used);
+		p->np_pool_cap -= e->pe_cap;
+		p->np_pool_head = (p->np_pool_head + 1) % VNET_QSIZE_MAX;
+		p->np_pool_n--;
+	}
+	p->np_rx_pushed = true;
+	vn->vn_stats.ns_rx_packets++;
+	vn->vn_stats.ns_rx_bytes += len - VNET_HDR_LEN;
+}
+
+static void
+vnet_rx_interrupt(struct vnet *vn, struct vnet_pair *p)
+{
+	if (!p->np_rx_pushed)
+		return;
+	p->np_rx_pushed = false;
+	if (virtq_needs_notify(&vn->vn_dev->vd_vq[vnet_rxq(p->np_idx)]))
+		virtio_dev_interrupt(vn->vn_dev, vnet_rxq(p->np_idx));
+}
+
+/* Packets nobody can take (no driver yet, or a detached queue): drop. */
+static void
+vnet_rx_discard(struct vnet *vn, struct vnet_pair *p)
+{
+	struct iovec iov = { vn->vn_drop, sizeof(vn->vn_drop) };
+	unsigned int n;
+
+	for (n = 0; n < VNET_RX_BUDGET; n++) {
+		if (tap_readv(vn->vn_tap, p->np_idx, &iov, 1) < 0)
+			break;
+		vn->vn_stats.ns_rx_nodriver++;
+	}
+}
+
+/* Move packets from the tap into the guest.  vn_lock held. */
+static void
+vnet_rx(struct vnet *vn, struct vnet_pair *p)
+{
+	struct virtq *vq = &vn->vn_dev->vd_vq[vnet_rxq(p->np_idx)];
+	unsigned int budget;
+	ssize_t n;
+	int rc, niov;
+
+	for (budget = 0; budget < VNET_RX_BUDGET; budget++) {
+		rc = vnet_pool_fill(vn, p, vq);
+		if (rc < 0) {
+			virtio_dev_needs_reset(vn->vn_dev, vq->vq_err != NULL ?
+			    vq->vq_err : "receive queue broken");
+			vn->vn_active = false;
+			break;
+		}
+		if (rc == 0) {
+			/* Ask for a kick when buffers come, then look again. */
+			if (virtq_enable_notify(vq))
+				continue;
+			p->np_rx_blocked = true;
+			(void)ioloop_enable(vn->vn_loop, p->np_fd, false);
+			vn->vn_stats.ns_rx_waits++;
+			break;
+		}
+		niov = vnet_pool_iov(vn, p);
+		n = tap_readv(vn->vn_tap, p->np_idx, vn->vn_rxiov, niov);
+		if (n == -EAGAIN)
+			break;
+		if (n < (ssize_t)VNET_HDR_LEN) {
+			/*
+			 * The packet did not fit (-EFAULT: the kernel dropped
+			 * it) or the read failed: the buffers stay pooled.
+			 */
+			vn->vn_stats.ns_rx_dropped++;
+			if (n < 0 && n != -EFAULT && n != -EINVAL &&
+			    n != -EMSGSIZE)
+				break;
+			continue;
+		}
+		vnet_rx_complete(vn, p, vq, (size_t)n);
+	}
+	vnet_rx_interrupt(vn, p);
+}
+
+/* The tap has packets for queue pair p. */
+static void
+vnet_rx_ready(void *arg)
+{
+	struct vnet_pair *p = arg;
+	struct vnet *vn = p->np_net;
+
+	pthread_mutex_lock(&vn->vn_lock);
+	if (!vn->vn_active || p->np_idx >= vn->vn_pairs_on)
+		vnet_rx_discard(vn, p);
+	else if (!p->np_rx_blocked)
+		vnet_rx(vn, p);
+	pthread_mutex_unlock(&vn->vn_lock);
+}
+
+/* ---- transmit --------------------------------------------------------- */
+
+static void
+vnet_tx_interrupt(struct vnet *vn, unsigned int pair)
+{
+	if (virtq_needs_notify(&vn->vn_dev->vd_vq[vnet_txq(pair)]))
+		virtio_dev_interrupt(vn->vn_dev, vnet_txq(pair));
+}
+
+/* Send what the driver queued on pair's transmit queue.  vn_lock held. */
+static void
+vnet_tx(struct vnet *vn, unsigned int pair)
+{
+	struct virtq *vq = &vn->vn_dev->vd_vq[vnet_txq(pair)];
+	struct virtq_chain *ch = &vn->vn_chain;
+	struct vnet_tx *tx = &vn->vn_tx;
+	unsigned int done = 0;
+	ssize_t n;
+	int rc;
+
+	virtq_disable_notify(vq);
+	for (;;) {
+		if (done == VNET_TX_BUDGET) {
+			/* Let receive and other devices run; come back. */
+			uint64_t one = 1;
+
+			vn->vn_pair[pair].np_tx_more = true;
+			(void)!write(vn->vn_work_fd, &one, sizeof(one));
+			break;
+		}
+		rc = virtq_pop(vq, ch);
+		if (rc == 0) {
+			if (virtq_enable_notify(vq)) {
+				virtq_disable_notify(vq);
+				continue;
+			}
+			break;
+		}
+		if (rc == -EBADMSG) {
+			vn->vn_stats.ns_tx_bad++;
+			(void)virtq_push(vq, ch->vc_head, 0);
+			done++;
+			continue;
+		}
+		if (rc < 0) {
+			virtio_dev_needs_reset(vn->vn_dev, vq->vq_err != NULL ?
+			    vq->vq_err : "transmit queue broken");
+			vn->vn_active = false;
+			return;
+		}
+		rc = vnet_tx_parse(ch->vc_iov, ch->vc_nout, ch->vc_nin,
+		    vn->vn_acked, tx);
+		if (rc < 0) {
+			vn->vn_stats.ns_tx_bad++;
+		} else {
+			n = tap_writev(vn->vn_tap, pair, tx->vt_iov,
+			    (int)tx->vt_niov);
+			if (n < 0) {
+				vn->vn_stats.ns_tx_dropped++;
+			} else {
+				vn->vn_stats.ns_tx_packets++;
+				vn->vn_stats.ns_tx_bytes += tx->vt_frame_len;
+			}
+		}
+		/* Transmit buffers are only read: the used length is 0. */
+		(void)virtq_push(vq, ch->vc_head, 0);
+		if (++done % VNET_TX_NOTIFY_EVERY == 0)
+			vnet_tx_interrupt(vn, pair);
+	}
+	vnet_tx_interrupt(vn, pair);
+}
+
+/* Transmit queues that ran out of budget get another turn. */
+static void
+vnet_work(void *arg)
+{
+	struct vnet *vn = arg;
+	unsigned int i;
+	uint64_t v;
+
+	if (read(vn->vn_work_fd, &v, sizeof(v)) != sizeof(v))
+		return;
+	pthread_mutex_lock(&vn->vn_lock);
+	for (i = 0; i < vn->vn_npairs; i++) {
+		if (!vn->vn_pair[i].np_tx_more)
+			continue;
+		vn->vn_pair[i].np_tx_more = false;
+		if (vn->vn_active && !vn->vn_vhost)
+			vnet_tx(vn, i);
+	}
+	pthread_mutex_unlock(&vn->vn_lock);
+}
+
+/* ---- control ---------------------------------------------------------- */
+
+/* Attach the tap queues of the first n pairs and detach the rest. */
+static int
+vnet_set_pairs(struct vnet *vn, unsigned int n)
+{
+	unsigned int i;
+	int rc = 0;
+
+	if (vn->vn_npairs == 1)
+		return 0;
+	for (i = 0; i < vn->vn_npairs; i++) {
+		int r = tap_queue_enable(vn->vn_tap, i, i < n);
+
+		if (r < 0 && rc == 0)
+			rc = r;
+	}
+	if (rc == 0)
+		vn->vn_pairs_on = n;
+	return rc;
+}
+
+static uint8_t
+vnet_ctrl_do(struct vnet *vn, const struct vnet_ctrl *c)
+{
+	uint64_t offloads;
+	uint16_t pairs;
+
+	switch (c->vct_class) {
+	case VNET_CTRL_MQ:
+		if (!(vn->vn_acked & (1ULL << VIRTIO_NET_F_MQ)) ||
+		    vnet_ctrl_mq_pairs(c, (uint16_t)vn->vn_npairs, &pairs) < 0)
+			return VNET_ERR;
+		return vnet_set_pairs(vn, pairs) == 0 ? VNET_OK : VNET_ERR;
+	case VNET_CTRL_GUEST_OFFLOADS:
+		/* SET (0): a le64 of receive offloads the driver negotiated. */
+		if (!(vn->vn_acked &
+		    (1ULL << VIRTIO_NET_F_CTRL_GUEST_OFFLOADS)) ||
+		    c->vct_cmd != 0 || c->vct_len != sizeof(offloads))
+			return VNET_ERR;
+		memcpy(&offloads, c->vct_data, sizeof(offloads));
+		if (offloads & ~(vn->vn_acked & VNET_GUEST_OFFLOADS))
+			return VNET_ERR;
+		if (tap_set_offload(vn->vn_tap, vnet_tap_flags(offloads)) < 0)
+			return VNET_ERR;
+		vn->vn_guest_offloads = offloads;
+		vnet_update_rx_max(vn);
+		return VNET_OK;
+	default:
+		return VNET_ERR;
+	}
+}
+
+static void
+vnet_ctrl(struct vnet *vn)
+{
+	unsigned int q = 2 * vn->vn_npairs;
+	struct virtq *vq = &vn->vn_dev->vd_vq[q];
+	struct virtq_chain *ch = &vn->vn_chain;
+	struct vnet_ctrl *c = &vn->vn_ctrl;
+	bool pushed = false;
+	int rc;
+
+	for (;;) {
+		rc = virtq_pop(vq, ch);
+		if (rc == 0) {
+			if (virtq_enable_notify(vq))
+				continue;
+			break;
+		}
+		if (rc < 0 && rc != -EBADMSG) {
+			virtio_dev_needs_reset(vn->vn_dev, vq->vq_err != NULL ?
+			    vq->vq_err : "control queue broken");
+			vn->vn_active = false;
+			return;
+		}
+		pushed = true;
+		if (rc == -EBADMSG ||
+		    (rc = vnet_ctrl_parse(ch->vc_iov, ch->vc_nout, ch->vc_nin,
+		    c)) == -EBADMSG) {
+			vn->vn_stats.ns_ctrl_bad++;
+			(void)virtq_push(vq, ch->vc_head, 0);
+			continue;
+		}
+		/* SAFETY: vct_ack is the chain's last writable byte. */
+		*c->vct_ack = rc < 0 ? VNET_ERR : vnet_ctrl_do(vn, c);
+		if (*c->vct_ack != VNET_OK)
+			vn->vn_stats.ns_ctrl_bad++;
+		(void)virtq_push(vq, ch->vc_head, 1);
+	}
+	if (pushed && virtq_needs_notify(vq))
+		virtio_dev_interrupt(vn->vn_dev, q);
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+void
+vnet_update_rx_max(struct vnet *vn)
+{
+	/*
+	 * The largest packet the tap can hand over: with receive GSO, a
+	 * 64 KiB frame; else one MTU-sized frame (VLAN tag included).
+	 */
+	if (vn->vn_guest_offloads & VNET_GUEST_GSO)
+		vn->vn_rx_max = VNET_HDR_LEN + VNET_MAX_FRAME;
+	else
+		vn->vn_rx_max = VNET_HDR_LEN + VNET_ETH_HLEN + VNET_VLAN_HLEN +
+		    (vn->vn_mtu > 1500 ? vn->vn_mtu : 1500);
+}
+
+static void
+vnet_notify(void *priv, unsigned int q)
+{
+	struct vnet *vn = priv;
+	struct vnet_pair *p;
+
+	pthread_mutex_lock(&vn->vn_lock);
+	if (!vn->vn_active) {
+		pthread_mutex_unlock(&vn->vn_lock);
+		return;
+	}
+	if (q == 2 * vn->vn_npairs) {
+		vnet_ctrl(vn);		/* vhost-net has no control queue */
+	} else if (vn->vn_vhost) {
+		/* A doorbell vhost does not own yet: nothing to do. */
+	} else if (q < 2 * vn->vn_npairs && (q & 1) == 1) {
+		vnet_tx(vn, q / 2);
+	} else if (q < 2 * vn->vn_npairs) {
+		/* New receive buffers: take the tap up again. */
+		p = &vn->vn_pair[q / 2];
+		if (p->np_rx_blocked) {
+			p->np_rx_blocked = false;
+			(void)ioloop_enable(vn->vn_loop, p->np_fd, true);
+		}
+	}
+	pthread_mutex_unlock(&vn->vn_lock);
+}
+
+static int
+vnet_activate(void *priv, uint64_t acked)
+{
+	struct vnet *vn = priv;
+	int rc = 0;
+
+	pthread_mutex_lock(&vn->vn_lock);
+	vn->vn_acked = acked;
+	vn->vn_guest_offloads = acked & VNET_GUEST_OFFLOADS;
+	vnet_update_rx_max(vn);
+	/* Until VQ_PAIRS_SET, only the first pair is used (§5.1.6.5.5). */
+	(void)vnet_set_pairs(vn, 1);
+	if (tap_set_offload(vn->vn_tap,
+	    vnet_tap_flags(vn->vn_guest_offloads)) < 0)
+		rc = -EIO;
+	if (rc == 0 && vn->vn_want_vhost)
+		rc = vnet_vhost_start(vn);
+	if (rc == 0)
+		vn->vn_active = true;
+	pthread_mutex_unlock(&vn->vn_lock);
+	return rc;
+}
+
+static void
+vnet_reset(void *priv)
+{
+	struct vnet *vn = priv;
+	unsigned int i;
+
+	pthread_mutex_lock(&vn->vn_lock);
+	vn->vn_active = false;
+	vnet_vhost_stop(vn);
+	for (i = 0; i < vn->vn_npairs; i++) {
+		struct vnet_pair *p = &vn->vn_pair[i];
+
+		vnet_pool_clear(p);
+		p->np_rx_pushed = false;
+		p->np_tx_more = false;
+		if (p->np_rx_blocked) {
+			p->np_rx_blocked = false;
+			(void)ioloop_enable(vn->vn_loop, p->np_fd, true);
+		}
+	}
+	vn->vn_acked = 0;
+	(void)vnet_set_pairs(vn, vn->vn_npairs);
+	(void)tap_set_offload(vn->vn_tap, 0);
+	pthread_mutex_unlock(&vn->vn_lock);
+}
+
+static void
+vnet_destroy(void *priv)
+{
+	struct vnet *vn = priv;
+	const struct vnet_stats *s;
+	unsigned int i;
+
+	if (vn == NULL)
+		return;
+	vnet_vhost_stop(vn);
+	vnet_vhost_close(vn);
+	for (i = 0; i < VNET_PAIRS_MAX; i++) {
+		if (vn->vn_pair[i].np_fd >= 0)
+			(void)ioloop_del(vn->vn_loop, vn->vn_pair[i].np_fd);
+		free(vn->vn_pair[i].np_pool);
+	}
+	if (vn->vn_work_fd >= 0) {
+		(void)ioloop_del(vn->vn_loop, vn->vn_work_fd);
+		close(vn->vn_work_fd);
+	}
+	s = &vn->vn_stats;
+	if (vn->vn_tap != NULL && (s->ns_rx_bad || s->ns_tx_bad ||
+	    s->ns_ctrl_bad || s->ns_rx_dropped || s->ns_tx_dropped))
+		fprintf(stderr, "hull: nics[%u]: rx %llu packets (%llu dropped, "
+		    "%llu bad buffers), tx %llu packets (%llu dropped, %llu "
+		    "malformed), %llu bad control commands\n", vn->vn_index,
+		    (unsigned long long)s->ns_rx_packets,
+		    (unsigned long long)s->ns_rx_dropped,
+		    (unsigned long long)s->ns_rx_bad,
+		    (unsigned long long)s->ns_tx_packets,
+		    (unsigned long long)s->ns_tx_dropped,
+		    (unsigned long long)s->ns_tx_bad,
+		    (unsigned long long)s->ns_ctrl_bad);
+	tap_close(vn->vn_tap);
+	pthread_mutex_destroy(&vn->vn_lock);
+	free(vn);
+}
+
+const struct vnet_stats *
+vnet_stats(void *priv)
+{
+	return &((struct vnet *)priv)->vn_stats;
+}
+
+const struct virtio_model virtio_net_model = {
+	.mo_name = "virtio-net",
+	.mo_devid = VIRTIO_ID_NET,
+	.mo_max_qsize = VNET_QSIZE_MAX,
+	.create = vnet_create,
+	.features = vnet_features,
+	.cfg_read = vnet_cfg_read,
+	.cfg_write = vnet_cfg_write,
+	.activate = vnet_activate,
+	.notify = vnet_notify,
+	.reset = vnet_reset,
+	.destroy = vnet_destroy,
+};
