@@ -158,6 +158,61 @@ vmm_check_disks(const struct vm_spec *spec, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * What a NIC needs from the host, checked before KVM for the same reason
+ * as disks: a bridge that exists and is a bridge, a named tap that is a
+ * tap if it exists, /dev/vhost-net if asked for.  Whether a tap is in use
+ * shows only when it is opened (devices/tap.c says so then).
+ */
+static int
+vmm_check_nics(const struct vm_spec *spec, char *err, size_t errlen)
+{
+	char path[96];
+	unsigned int i;
+	struct stat st;
+
+	for (i = 0; i < spec->vs_nnics; i++) {
+		const struct nic_spec *ns = &spec->vs_nics[i];
+
+		if (ns->ns_bridge[0] != '\0') {
+			snprintf(path, sizeof(path), "/sys/class/net/%s",
+			    ns->ns_bridge);
+			if (stat(path, &st) < 0) {
+				snprintf(err, errlen, "nics[%u].bridge: bridge %s "
+				    "does not exist", i, ns->ns_bridge);
+				return -ENODEV;
+			}
+			snprintf(path, sizeof(path), "/sys/class/net/%s/bridge",
+			    ns->ns_bridge);
+			if (stat(path, &st) < 0) {
+				snprintf(err, errlen, "nics[%u].bridge: %s is not "
+				    "a bridge", i, ns->ns_bridge);
+				return -EINVAL;
+			}
+		}
+		if (ns->ns_tap[0] != '\0') {
+			snprintf(path, sizeof(path), "/sys/class/net/%s",
+			    ns->ns_tap);
+			if (stat(path, &st) == 0) {
+				snprintf(path, sizeof(path),
+				    "/sys/class/net/%s/tun_flags", ns->ns_tap);
+				if (stat(path, &st) < 0) {
+					snprintf(err, errlen, "nics[%u].tap: %s "
+					    "exists and is not a tap", i,
+					    ns->ns_tap);
+					return -EINVAL;
+				}
+			}
+		}
+		if (ns->ns_vhost && access("/dev/vhost-net", R_OK | W_OK) < 0) {
+			snprintf(err, errlen, "nics[%u].vhost: /dev/vhost-net: "
+			    "%s", i, strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
 /* Host limits a spec can exceed although it is valid on its own. */
 static int
 vmm_check_host(const struct vm_spec *spec, char *err, size_t errlen)
@@ -166,7 +221,8 @@ vmm_check_host(const struct vm_spec *spec, char *err, size_t errlen)
 	char line[128];
 	FILE *f;
 
-	if (vmm_check_disks(spec, err, errlen) < 0)
+	if (vmm_check_disks(spec, err, errlen) < 0 ||
+	    vmm_check_nics(spec, err, errlen) < 0)
 		return -EINVAL;
 	f = fopen("/proc/meminfo", "re");
 	if (f == NULL)

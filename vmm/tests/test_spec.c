@@ -300,6 +300,27 @@ test_corpus_fields(void **state)
 	assert_string_equal(tspec_vs.vs_cmdline,
 	    "console=ttyS0 hostname=caf\xc3\xa9");
 
+	assert_int_equal(spec_load("pass-nics.json", &tspec_vs,
+	    &tspec_errs), 0);
+	assert_int_equal(tspec_vs.vs_nnics, 3);
+	assert_string_equal(tspec_vs.vs_nics[0].ns_bridge, "br0");
+	assert_false(tspec_vs.vs_nics[0].ns_has_mac);
+	assert_int_equal(tspec_vs.vs_nics[0].ns_mtu, 0);
+	assert_int_equal(tspec_vs.vs_nics[0].ns_queues, 0);
+	assert_false(tspec_vs.vs_nics[0].ns_vhost);
+	assert_false(tspec_vs.vs_nics[0].ns_no_offloads);
+	assert_string_equal(tspec_vs.vs_nics[1].ns_tap, "web1-1");
+	assert_true(tspec_vs.vs_nics[1].ns_has_mac);
+	assert_memory_equal(tspec_vs.vs_nics[1].ns_mac,
+	    "\x02\x00\x5e\x10\x00\x01", 6);
+	assert_int_equal(tspec_vs.vs_nics[1].ns_mtu, 9000);
+	assert_int_equal(tspec_vs.vs_nics[1].ns_queues, 2);
+	assert_true(tspec_vs.vs_nics[1].ns_vhost);
+	assert_false(tspec_vs.vs_nics[1].ns_no_offloads);
+	assert_string_equal(tspec_vs.vs_nics[2].ns_tap, "web1-2");
+	assert_string_equal(tspec_vs.vs_nics[2].ns_bridge, "br1");
+	assert_true(tspec_vs.vs_nics[2].ns_no_offloads);
+
 	for (i = 0; i < sizeof(ram) / sizeof(ram[0]); i++) {
 		if (spec_load(ram[i].file, &tspec_vs, &tspec_errs) != 0) {
 			tspec_dump(ram[i].file, &tspec_errs);
