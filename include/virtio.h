@@ -99,6 +99,16 @@ void	virtio_dev_needs_reset(struct virtio_dev *, const char *why);
  */
 int	virtio_dev_kick_fd(struct virtio_dev *, unsigned int q);
 
+/*
+ * An eventfd that interrupts the driver for queue q straight from the
+ * kernel (an irqfd on the queue's MSI-X vector), for a model whose queue
+ * the kernel serves (vhost); -1 when there is none (INTx, no vector, the
+ * vector masked): then signal a fd of the model's own and call
+ * virtio_dev_interrupt.  Valid from DRIVER_OK until reset; the vector
+ * being masked later holds the interrupts back, as MSI-X says.
+ */
+int	virtio_dev_irqfd(struct virtio_dev *, unsigned int q);
+
 /* Look up a model by its spec name; NULL if none (virtio/models.c). */
 const struct virtio_model	*virtio_model_find(const char *name);
 

@@ -20,6 +20,12 @@ struct virtio_pci_host {
 	/* Signal fd on a guest write of len bytes at MMIO addr; 0 or -errno. */
 	int	(*vh_ioeventfd)(void *ctx, int fd, uint64_t addr,
 		    unsigned int len, bool assign);
+	/*
+	 * The eventfd whose signal raises MSI-X vector of dev in the guest
+	 * (a KVM irqfd) while the vector is routed and unmasked, else -1.
+	 * NULL: no such thing (tests).
+	 */
+	int	(*vh_irqfd)(void *ctx, struct pci_dev *dev, unsigned int vector);
 };
 
 /*

@@ -6,9 +6,10 @@
  * rings are handed over at DRIVER_OK and taken back at reset.  The control
  * queue stays in userspace.
  *
- * The kernel's device signals a per-ring eventfd of ours for interrupts;
- * the I/O thread turns that into virtio_dev_interrupt, so MSI-X masking,
- * the ISR and INTx behave exactly as on the userspace path.
+ * Interrupts: with MSI-X, the kernel's device signals the vector's KVM
+ * irqfd directly (virtio_dev_irqfd; masking unhooks it, so a masked vector
+ * holds interrupts back).  Without MSI-X it signals a per-ring eventfd of
+ * ours, which the I/O thread turns into virtio_dev_interrupt (ISR, INTx).
  *
  * The tap keeps its 12-byte vnet header and vhost is not asked to add one
  * (VHOST_NET_F_VIRTIO_NET_HDR off): headers pass through unchanged, as on
@@ -151,7 +152,10 @@ vnet_vhost_ring(struct vnet *vn, struct vnet_pair *p, unsigned int r)
 	a.used_user_addr = (uint64_t)(uintptr_t)vq->vq_used;
 	if (ioctl(fd, VHOST_SET_VRING_ADDR, &a) < 0)
 		return -errno;
-	f.fd = p->np_call_fd[r];
+	/* Straight into KVM when MSI-X allows, else through the I/O thread. */
+	f.fd = virtio_dev_irqfd(vn->vn_dev, q);
+	if (f.fd < 0)
+		f.fd = p->np_call_fd[r];
 	if (ioctl(fd, VHOST_SET_VRING_CALL, &f) < 0)
 		return -errno;
 	/* The kernel takes the doorbell; the I/O thread stops watching it. */

@@ -179,6 +179,20 @@ virtio_dev_kick_fd(struct virtio_dev *vd, unsigned int q)
 	return q < vd->vd_nqueues ? vp->vp_q[q].vq_kick_fd : -1;
 }
 
+int
+virtio_dev_irqfd(struct virtio_dev *vd, unsigned int q)
+{
+	struct virtio_pci *vp = vd->vd_transport;
+	uint16_t vec;
+
+	if (q >= vd->vd_nqueues || vp->vp_host->vh_irqfd == NULL)
+		return -1;
+	vec = __atomic_load_n(&vp->vp_q[q].vq_vector, __ATOMIC_RELAXED);
+	if (vec == VP_NO_VECTOR)
+		return -1;
+	return vp->vp_host->vh_irqfd(vp->vp_host->vh_ctx, vp->vp_pci, vec);
+}
+
 /* The doorbell rang: the I/O thread hands the kick to the model. */
 static void
 vp_kick(void *arg)

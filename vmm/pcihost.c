@@ -25,6 +25,7 @@ struct pcihost_msix {
 	struct {
 		unsigned int	pv_gsi;	/* 0: not yet allocated */
 		int		pv_fd;
+		bool		pv_on;	/* fd assigned as an irqfd to pv_gsi */
 	} pm_vec[VIRTIO_MAX_QUEUES + 1];
 };
 
@@ -52,14 +53,38 @@ pcihost_msix_update(void *ctx, struct pci_dev *dev, unsigned int vector,
 		rc = irq_msi_alloc(vm, &pm->pm_vec[vector].pv_gsi);
 		if (rc < 0)
 			return rc;
-		rc = irq_msi_set(vm, pm->pm_vec[vector].pv_gsi, true, addr, data);
+	}
+	rc = irq_msi_set(vm, pm->pm_vec[vector].pv_gsi, true, addr, data);
+	if (rc < 0)
+		return rc;
+	/*
+	 * While masked the irqfd is unhooked: pci_msix keeps our own
+	 * interrupts in the PBA, and signals from the kernel (vhost) stay
+	 * counted in the eventfd, which KVM delivers when it is hooked up
+	 * again.  So masking holds interrupts back whoever raises them.
+	 */
+	if (masked == pm->pm_vec[vector].pv_on) {
+		rc = irq_irqfd(vm, pm->pm_vec[vector].pv_fd,
+		    pm->pm_vec[vector].pv_gsi, !masked);
 		if (rc < 0)
 			return rc;
-		return irq_irqfd(vm, pm->pm_vec[vector].pv_fd,
-		    pm->pm_vec[vector].pv_gsi, true);
+		__atomic_store_n(&pm->pm_vec[vector].pv_on, !masked,
+		    __ATOMIC_RELEASE);
 	}
-	/* A masked vector keeps its route: pci_msix holds it in the PBA. */
-	return irq_msi_set(vm, pm->pm_vec[vector].pv_gsi, true, addr, data);
+	return 0;
+}
+
+/* The eventfd that raises vector, for the kernel to signal; -1 if off. */
+static int
+pcihost_irqfd(void *ctx, struct pci_dev *dev, unsigned int vector)
+{
+	struct pcihost_msix *pm = pci_dev_irq_data(dev);
+
+	(void)ctx;
+	if (pm == NULL || vector >= pm->pm_nvec ||
+	    !__atomic_load_n(&pm->pm_vec[vector].pv_on, __ATOMIC_ACQUIRE))
+		return -1;
+	return pm->pm_vec[vector].pv_fd;
 }
 
 static int
@@ -117,7 +142,7 @@ pcihost_msix_free(struct vm *vm, struct pcihost_msix *pm)
 	if (pm == NULL)
 		return;
 	for (i = 0; i < pm->pm_nvec; i++) {
-		if (pm->pm_vec[i].pv_gsi != 0)
+		if (pm->pm_vec[i].pv_on)
 			(void)irq_irqfd(vm, pm->pm_vec[i].pv_fd,
 			    pm->pm_vec[i].pv_gsi, false);
 		close(pm->pm_vec[i].pv_fd);
@@ -173,7 +198,8 @@ pcihost_create(struct vm *vm)
 	unsigned int i;
 	int rc;
 
-	vm->vm_vhost = (struct virtio_pci_host){ vm, pcihost_ioeventfd };
+	vm->vm_vhost = (struct virtio_pci_host){ vm, pcihost_ioeventfd,
+	    pcihost_irqfd };
 	vm->vm_loop = ioloop_create();
 	if (vm->vm_loop == NULL)
 		return vm_fail(vm, -errno, "cannot create the I/O thread: %s",
