@@ -58,7 +58,7 @@ fake_fire(void *ctx, struct pci_dev *d, unsigned int v)
 }
 
 static const struct pci_irq_ops irq_ops = { fake_intx, fake_update, fake_fire };
-static const struct virtio_pci_host host = { NULL, NULL };	/* no ioeventfd */
+static const struct virtio_pci_host host = { NULL, NULL, NULL }; /* no ioeventfd, no irqfd */
 
 struct rig {
 	struct bus		 bus;
