@@ -41,6 +41,19 @@ struct virtio_create {
 	size_t			 vc_errlen;
 };
 
+/*
+ * Where a device's statistics go: vmm/control.c turns them into JSON for
+ * `vmctl stats`.  Names are short snake_case keys ("rx_packets"); a
+ * histogram's bucket i counts samples in [2^i, 2^(i+1)) of unit (bucket 0
+ * also holds 0), the last bucket everything above.
+ */
+struct virtio_stats_sink {
+	void	*ss_ctx;
+	void	(*ss_counter)(void *ctx, const char *name, uint64_t value);
+	void	(*ss_hist)(void *ctx, const char *name, const char *unit,
+		    const uint64_t *buckets, unsigned int nbuckets);
+};
+
 struct virtio_model {
 	const char	*mo_name;	/* e.g. "virtio-blk" */
 	uint32_t	 mo_devid;	/* VIRTIO_ID_* */
@@ -66,6 +79,18 @@ struct virtio_model {
 	/* Device reset: wait for in-flight requests; queues are reused after. */
 	void	 (*reset)(void *priv);
 	void	 (*destroy)(void *priv);
+	/*
+	 * Report counters (requests, bytes, errors, ...) to the sink.  Called
+	 * from the VMM's main thread while the device runs: take the model's
+	 * lock.  NULL: none.
+	 */
+	void	 (*stats)(void *priv, const struct virtio_stats_sink *);
+	/*
+	 * One line on the backend, for `vmctl info`: e.g. "/img/a.raw
+	 * io_uring O_DIRECT" or "tap hull0 on br0, 2 queue pairs, vhost-net".
+	 * NULL: none.
+	 */
+	void	 (*describe)(void *priv, char *buf, size_t len);
 };
 
 /* The transport-owned state a model may use. */

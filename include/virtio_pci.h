@@ -5,6 +5,7 @@
 #define VMM_VIRTIO_PCI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct gm;
@@ -40,5 +41,18 @@ int	virtio_pci_create(struct pci_bus *, const struct gm *,
 void	virtio_pci_destroy(struct virtio_pci *);
 
 struct pci_dev	*virtio_pci_dev(struct virtio_pci *);
+
+struct virtio_stats_sink;
+
+/*
+ * Statistics of the device: per queue "q<N>_kicks" (doorbells the I/O
+ * thread saw) and "q<N>_interrupts" (interrupts sent), then the model's
+ * own.  From the main thread while the device runs.
+ */
+void	virtio_pci_stats(struct virtio_pci *, const struct virtio_stats_sink *);
+
+/* The model's name ("virtio-blk") and its describe line ("" if none). */
+const char	*virtio_pci_model_name(const struct virtio_pci *);
+void	virtio_pci_describe(struct virtio_pci *, char *buf, size_t len);
 
 #endif /* VMM_VIRTIO_PCI_H */

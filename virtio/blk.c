@@ -4,13 +4,15 @@
  * submitted in batches, and completed when the backend's event fd fires;
  * completions carry a slot index into a table preallocated here, never a
  * guest pointer.  All of it runs on the I/O thread, except reset (a vCPU),
- * which takes vb_lock and drains the backend first.
+ * which takes vb_lock and drains the backend first, and the statistics
+ * hook (the main thread), which takes vb_lock to copy the counters.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "blk_req.h"
 #include "blkdev.h"
@@ -36,6 +38,7 @@
 #define VBLK_SPLIT_MAX		4
 #define VBLK_MAX_BYTES		((uint64_t)BLK_MAX_XFER * VBLK_SPLIT_MAX)
 #define VBLK_BATCH		64
+#define VBLK_LAT_BUCKETS	24	/* log2 of microseconds: up to 8 s */
 
 struct vblk_slot {
 	bool		 vs_busy;
@@ -44,6 +47,25 @@ struct vblk_slot {
 	uint32_t	 vs_used;	/* bytes written into the chain */
 	unsigned int	 vs_pending;	/* backend requests not yet reaped */
 	bool		 vs_failed;
+	uint32_t	 vs_type;	/* VBLK_T_*, for the statistics */
+	uint64_t	 vs_bytes;	/* READ/WRITE data bytes */
+	uint64_t	 vs_start;	/* submitted: CLOCK_MONOTONIC, ns */
+};
+
+/*
+ * Counters over the device's life (a reset keeps them), under vb_lock.  A
+ * request is counted when it completes, so a histogram's buckets add up
+ * to its request count.  docs/blk.md lists the names.
+ */
+struct vblk_stats {
+	uint64_t	st_reads, st_writes, st_flushes;
+	uint64_t	st_discards, st_write_zeroes, st_get_ids;
+	uint64_t	st_read_bytes, st_written_bytes;	/* successful */
+	uint64_t	st_io_errors;	/* the backend failed or refused it */
+	uint64_t	st_bad_requests; /* refused before any I/O */
+	uint64_t	st_lat_read[VBLK_LAT_BUCKETS];	/* microseconds */
+	uint64_t	st_lat_write[VBLK_LAT_BUCKETS];
+	uint64_t	st_lat_flush[VBLK_LAT_BUCKETS];
 };
 
 struct vblk {
@@ -57,6 +79,8 @@ struct vblk {
 	char			 vb_serial[VBLK_ID_BYTES];
 	uint8_t			 vb_cfg[VBLK_CFG_SIZE];
 	struct vblk_limits	 vb_lim;
+	char			*vb_path;	/* for describe */
+	enum blk_cache		 vb_cache;
 	bool			 vb_active;
 	struct vblk_slot	*vb_slots;	/* vb_nq * vb_qsize */
 	/* Scratch for the I/O thread (large: not on its stack). */
@@ -67,7 +91,7 @@ struct vblk {
 	unsigned int		 vb_nbatch;
 	struct blk_done		 vb_done[VBLK_BATCH];
 	bool			 vb_pushed[VBLK_QUEUES_MAX];
-	uint64_t		 vb_errors;
+	struct vblk_stats	 vb_stats;
 };
 
 static void
@@ -92,6 +116,69 @@ vblk_log2(uint32_t v)
 		n++;
 	}
 	return n;
+}
+
+static uint64_t
+vblk_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The histogram bucket of a latency in ns: log2 of microseconds. */
+static unsigned int
+vblk_lat_bucket(uint64_t ns)
+{
+	uint64_t us = ns / 1000;
+	unsigned int b;
+
+	if (us < 2)
+		return 0;
+	b = 63 - (unsigned int)__builtin_clzll(us);
+	return b < VBLK_LAT_BUCKETS ? b : VBLK_LAT_BUCKETS - 1;
+}
+
+/*
+ * The request in slot s finished at now (ns), every part of it done (ok)
+ * or not.  vb_lock held.
+ */
+static void
+vblk_account(struct vblk *vb, const struct vblk_slot *s, bool ok,
+    uint64_t now)
+{
+	struct vblk_stats *st = &vb->vb_stats;
+	uint64_t *hist = NULL;
+
+	switch (s->vs_type) {
+	case VBLK_T_IN:
+		st->st_reads++;
+		if (ok)
+			st->st_read_bytes += s->vs_bytes;
+		hist = st->st_lat_read;
+		break;
+	case VBLK_T_OUT:
+		st->st_writes++;
+		if (ok)
+			st->st_written_bytes += s->vs_bytes;
+		hist = st->st_lat_write;
+		break;
+	case VBLK_T_FLUSH:
+		st->st_flushes++;
+		hist = st->st_lat_flush;
+		break;
+	case VBLK_T_DISCARD:
+		st->st_discards++;
+		break;
+	case VBLK_T_WRITE_ZEROES:
+		st->st_write_zeroes++;
+		break;
+	}
+	if (!ok)
+		st->st_io_errors++;
+	if (hist != NULL)
+		hist[vblk_lat_bucket(now > s->vs_start ? now - s->vs_start : 0)]++;
 }
 
 static void
@@ -179,6 +266,13 @@ vblk_create(struct virtio_dev *vd, const struct virtio_create *vc, void **priv,
 	pthread_mutex_init(&vb->vb_lock, NULL);
 	vb->vb_dev = vd;
 	vb->vb_loop = vc->vc_loop;
+	vb->vb_cache = o.bo_cache;
+	vb->vb_path = strdup(ds->ds_path);
+	if (vb->vb_path == NULL) {
+		snprintf(vc->vc_err, vc->vc_errlen, "out of memory");
+		vblk_destroy(vb);
+		return -ENOMEM;
+	}
 	/* Completions are watched for the device's whole life. */
 	rc = ioloop_add(vb->vb_loop, blk_event_fd(vb->vb_disk), vblk_completion,
 	    vb);
@@ -283,6 +377,7 @@ vblk_flush_batch(struct vblk *vb)
 
 		s->vs_failed = true;
 		if (--s->vs_pending == 0) {
+			vblk_account(vb, s, false, vblk_now());
 			vblk_complete(vb, s->vs_q, s->vs_head, s->vs_status,
 			    VBLK_S_IOERR, 1);
 			s->vs_busy = false;
@@ -363,10 +458,15 @@ vblk_submit_req(struct vblk *vb, uint32_t si, const struct vblk_req *r)
 		}
 		break;
 	}
-	/* Drop the hold; a zero-length request completes at once. */
+	/*
+	 * Drop the hold: a zero-length request completes at once, and so does
+	 * one whose every part the backend refused (vblk_flush_batch).
+	 */
 	if (--s->vs_pending == 0) {
-		vblk_complete(vb, s->vs_q, s->vs_head, s->vs_status, VBLK_S_OK,
-		    s->vs_used);
+		vblk_account(vb, s, !s->vs_failed, vblk_now());
+		vblk_complete(vb, s->vs_q, s->vs_head, s->vs_status,
+		    s->vs_failed ? VBLK_S_IOERR : VBLK_S_OK,
+		    s->vs_failed ? 1 : s->vs_used);
 		s->vs_busy = false;
 	}
 }
@@ -406,7 +506,7 @@ vblk_drain_queue(struct vblk *vb, unsigned int q)
 			continue;
 		}
 		if (rc == -EBADMSG) {
-			vb->vb_errors++;
+			vb->vb_stats.st_bad_requests++;
 			vblk_complete(vb, q, ch->vc_head, NULL, 0, 0);
 			continue;
 		}
@@ -419,18 +519,19 @@ vblk_drain_queue(struct vblk *vb, unsigned int q)
 		st = vblk_parse(ch->vc_iov, ch->vc_nout, ch->vc_nin,
 		    &vb->vb_lim, r);
 		if (st == -EBADMSG) {
-			vb->vb_errors++;
+			vb->vb_stats.st_bad_requests++;
 			vblk_complete(vb, q, ch->vc_head, NULL, 0, 0);
 			continue;
 		}
 		if (st == VBLK_S_OK && r->vr_type == VBLK_T_GET_ID) {
+			vb->vb_stats.st_get_ids++;
 			vblk_get_id(vb, r);
 			vblk_complete(vb, q, ch->vc_head, r->vr_status, VBLK_S_OK,
 			    VBLK_ID_BYTES + 1);
 			continue;
 		}
 		if (st != VBLK_S_OK) {
-			vb->vb_errors++;
+			vb->vb_stats.st_bad_requests++;
 			vblk_complete(vb, q, ch->vc_head, r->vr_status,
 			    (uint8_t)st, 1);
 			continue;
@@ -450,7 +551,11 @@ vblk_drain_queue(struct vblk *vb, unsigned int q)
 			    .vs_q = (uint16_t)q, .vs_head = ch->vc_head,
 			    .vs_status = r->vr_status,
 			    .vs_used = (r->vr_type == VBLK_T_IN ?
-			    (uint32_t)r->vr_len : 0) + 1 };
+			    (uint32_t)r->vr_len : 0) + 1,
+			    .vs_type = r->vr_type,
+			    .vs_bytes = r->vr_type == VBLK_T_IN ||
+			    r->vr_type == VBLK_T_OUT ? r->vr_len : 0,
+			    .vs_start = vblk_now() };
 			vblk_submit_req(vb, si, r);
 		}
 	}
@@ -474,8 +579,11 @@ static void
 vblk_reap(struct vblk *vb)
 {
 	unsigned int n, i;
+	uint64_t now;
 
 	while ((n = blk_reap(vb->vb_disk, vb->vb_done, VBLK_BATCH)) > 0) {
+		/* One clock read per batch: the guest sees them all now. */
+		now = 0;
 		for (i = 0; i < n; i++) {
 			uint32_t si = vb->vb_done[i].bd_tag;
 			struct vblk_slot *s;
@@ -490,10 +598,12 @@ vblk_reap(struct vblk *vb)
 			if (--s->vs_pending > 0)
 				continue;
 			s->vs_busy = false;
+			if (now == 0)
+				now = vblk_now();
+			/* The I/O was done, even if a reset drops the answer. */
+			vblk_account(vb, s, !s->vs_failed, now);
 			if (!vb->vb_active)
 				continue;	/* reset: the rings are gone */
-			if (s->vs_failed)
-				vb->vb_errors++;
 			vblk_complete(vb, s->vs_q, s->vs_head, s->vs_status,
 			    s->vs_failed ? VBLK_S_IOERR : VBLK_S_OK,
 			    s->vs_failed ? 1 : s->vs_used);
@@ -553,7 +663,50 @@ vblk_destroy(void *priv)
 	blk_close(vb->vb_disk);		/* drains first */
 	pthread_mutex_destroy(&vb->vb_lock);
 	free(vb->vb_slots);
+	free(vb->vb_path);
 	free(vb);
+}
+
+static void
+vblk_stats(void *priv, const struct virtio_stats_sink *sink)
+{
+	struct vblk *vb = priv;
+	struct vblk_stats st;
+
+	/* A copy, so that the sink runs without holding up the I/O thread. */
+	pthread_mutex_lock(&vb->vb_lock);
+	st = vb->vb_stats;
+	pthread_mutex_unlock(&vb->vb_lock);
+	sink->ss_counter(sink->ss_ctx, "reads", st.st_reads);
+	sink->ss_counter(sink->ss_ctx, "writes", st.st_writes);
+	sink->ss_counter(sink->ss_ctx, "flushes", st.st_flushes);
+	sink->ss_counter(sink->ss_ctx, "discards", st.st_discards);
+	sink->ss_counter(sink->ss_ctx, "write_zeroes", st.st_write_zeroes);
+	sink->ss_counter(sink->ss_ctx, "get_ids", st.st_get_ids);
+	sink->ss_counter(sink->ss_ctx, "read_bytes", st.st_read_bytes);
+	sink->ss_counter(sink->ss_ctx, "written_bytes", st.st_written_bytes);
+	sink->ss_counter(sink->ss_ctx, "io_errors", st.st_io_errors);
+	sink->ss_counter(sink->ss_ctx, "bad_requests", st.st_bad_requests);
+	sink->ss_hist(sink->ss_ctx, "read_latency", "us", st.st_lat_read,
+	    VBLK_LAT_BUCKETS);
+	sink->ss_hist(sink->ss_ctx, "write_latency", "us", st.st_lat_write,
+	    VBLK_LAT_BUCKETS);
+	sink->ss_hist(sink->ss_ctx, "flush_latency", "us", st.st_lat_flush,
+	    VBLK_LAT_BUCKETS);
+}
+
+/* E.g. "/img/a.raw io_uring O_DIRECT, cache none".  Fixed after create. */
+static void
+vblk_describe(void *priv, char *buf, size_t len)
+{
+	const struct vblk *vb = priv;
+	const struct blk_info *bi = vb->vb_info;
+
+	snprintf(buf, len, "%s %s %s%s, cache %s%s%s", vb->vb_path,
+	    bi->bi_engine, bi->bi_direct ? "O_DIRECT" : "buffered",
+	    bi->bi_readonly ? " read-only" : "",
+	    vb->vb_cache == BLK_CACHE_NONE ? "none" : "writeback",
+	    bi->bi_note[0] != '\0' ? "; " : "", bi->bi_note);
 }
 
 const struct virtio_model virtio_blk_model = {
@@ -568,4 +721,6 @@ const struct virtio_model virtio_blk_model = {
 	.notify = vblk_notify,
 	.reset = vblk_reset,
 	.destroy = vblk_destroy,
+	.stats = vblk_stats,
+	.describe = vblk_describe,
 };

@@ -21,7 +21,10 @@ struct virtio_dev;
 #define VNET_POOL_SEGS		20	/* Linux "big" chains: 19 pieces */
 #define VNET_NPAIRS_MAX		16	/* TAP_MAX_QUEUES */
 
-/* Counters; written on the I/O thread, read after it stops. */
+/*
+ * Counters, under vn_lock: written on the I/O thread, read by the stats
+ * hook (the main thread) and after the I/O thread stops.
+ */
 struct vnet_stats {
 	uint64_t	ns_rx_packets, ns_rx_bytes;
 	uint64_t	ns_rx_dropped;	/* did not fit, or the read failed */
@@ -68,6 +71,7 @@ struct vnet {
 	unsigned int		 vn_npairs;	/* max_virtqueue_pairs */
 	unsigned int		 vn_pairs_on;	/* VQ_PAIRS_SET */
 	unsigned int		 vn_mtu;
+	char			 vn_bridge[16];	/* "" or the tap's bridge */
 	bool			 vn_tap_offloads; /* the tap takes TUN_F_* */
 	bool			 vn_offloads;	/* offered to the driver */
 	bool			 vn_want_vhost;	/* the spec asked for vhost */

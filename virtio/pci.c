@@ -99,6 +99,12 @@ struct virtio_pci {
 	uint64_t		 vp_bar0;	/* where the doorbells are */
 	struct vp_queue		 vp_q[VIRTIO_MAX_QUEUES];
 	struct vp_kick		 vp_kick[VIRTIO_MAX_QUEUES];
+	/*
+	 * Statistics over the VM's life (a device reset keeps them).  Relaxed
+	 * atomics: the I/O thread and vCPUs add, the main thread reads.
+	 */
+	uint64_t		 vp_kicks[VIRTIO_MAX_QUEUES];	/* doorbells */
+	uint64_t		 vp_intrs[VIRTIO_MAX_QUEUES];	/* interrupts */
 	uint8_t			 vp_caps[4][20];
 	struct pci_cap_desc	 vp_capdesc[4];
 };
@@ -164,6 +170,7 @@ virtio_dev_interrupt(struct virtio_dev *vd, unsigned int q)
 
 	if (q >= vd->vd_nqueues)
 		return;
+	__atomic_fetch_add(&vp->vp_intrs[q], 1, __ATOMIC_RELAXED);
 	__atomic_or_fetch(&vp->vp_isr, 1, __ATOMIC_SEQ_CST);
 	vec = __atomic_load_n(&vp->vp_q[q].vq_vector, __ATOMIC_RELAXED);
 	if (vec == VP_NO_VECTOR ||
@@ -203,6 +210,8 @@ vp_kick(void *arg)
 
 	if (read(vp->vp_q[k->vk_q].vq_kick_fd, &v, sizeof(v)) != sizeof(v))
 		return;
+	/* The eventfd adds up the doorbells rung since the last read. */
+	__atomic_fetch_add(&vp->vp_kicks[k->vk_q], v, __ATOMIC_RELAXED);
 	if (__atomic_load_n(&vp->vp_live, __ATOMIC_ACQUIRE))
 		vp->vp_dev.vd_model->notify(vp->vp_dev.vd_priv, k->vk_q);
 }
@@ -648,4 +657,46 @@ struct pci_dev *
 virtio_pci_dev(struct virtio_pci *vp)
 {
 	return vp->vp_pci;
+}
+
+void
+virtio_pci_stats(struct virtio_pci *vp, const struct virtio_stats_sink *sink)
+{
+	const struct virtio_model *mo = vp->vp_dev.vd_model;
+	char name[32];
+	unsigned int q;
+
+	/*
+	 * Interrupts the kernel raises itself (a vhost queue's irqfd) do not
+	 * pass through here and are not counted; nor are doorbells of a
+	 * queue whose kick fd vhost reads.
+	 */
+	for (q = 0; q < vp->vp_dev.vd_nqueues; q++) {
+		snprintf(name, sizeof(name), "q%u_kicks", q);
+		sink->ss_counter(sink->ss_ctx, name,
+		    __atomic_load_n(&vp->vp_kicks[q], __ATOMIC_RELAXED));
+		snprintf(name, sizeof(name), "q%u_interrupts", q);
+		sink->ss_counter(sink->ss_ctx, name,
+		    __atomic_load_n(&vp->vp_intrs[q], __ATOMIC_RELAXED));
+	}
+	if (mo->stats != NULL)
+		mo->stats(vp->vp_dev.vd_priv, sink);
+}
+
+const char *
+virtio_pci_model_name(const struct virtio_pci *vp)
+{
+	return vp->vp_dev.vd_model->mo_name;
+}
+
+void
+virtio_pci_describe(struct virtio_pci *vp, char *buf, size_t len)
+{
+	const struct virtio_model *mo = vp->vp_dev.vd_model;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	if (mo->describe != NULL)
+		mo->describe(vp->vp_dev.vd_priv, buf, len);
 }

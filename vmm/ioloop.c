@@ -149,6 +149,7 @@ ioloop_start(struct ioloop *il)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0)
 		return -rc;
+	(void)pthread_setname_np(il->il_thread, "io");
 	il->il_running = true;
 	return 0;
 }

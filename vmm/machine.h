@@ -38,6 +38,7 @@ struct vcpu {
 	size_t		 vc_run_size;
 	pthread_t	 vc_thread;
 	bool		 vc_started;
+	int		 vc_tid;	/* the thread's id, once it runs */
 	uint64_t	 vc_exits[VCPU_EXIT_REASONS];	/* by KVM exit reason */
 };
 

@@ -251,8 +251,10 @@ vcpu_handle_exit(struct vcpu *vc)
 	struct kvm_run *run = vc->vc_run;
 	char why[96];
 
+	/* Atomic: the main thread reads the counters while we run. */
 	if (run->exit_reason < VCPU_EXIT_REASONS)
-		vc->vc_exits[run->exit_reason]++;
+		__atomic_fetch_add(&vc->vc_exits[run->exit_reason], 1,
+		    __ATOMIC_RELAXED);
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		vcpu_pio(vc);
@@ -296,8 +298,13 @@ vcpu_thread(void *arg)
 {
 	struct vcpu *vc = arg;
 	struct vm *vm = vc->vc_vm;
+	char name[16];
 	sigset_t set;
 
+	/* Named and numbered, so `vmctl info` and top can show them. */
+	snprintf(name, sizeof(name), "vcpu%u", vc->vc_id);
+	(void)pthread_setname_np(pthread_self(), name);
+	__atomic_store_n(&vc->vc_tid, (int)gettid(), __ATOMIC_RELAXED);
 	/* Only vCPU threads take the kick signal. */
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);

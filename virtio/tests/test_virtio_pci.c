@@ -3,7 +3,8 @@
  * KVM: a test driver negotiates features through BAR0, sets up a queue in
  * simulated guest RAM, rings the doorbell (the MMIO fallback), and reads the
  * used ring.  Also: a driver without VERSION_1 is refused, rings outside RAM
- * are refused, and a reset clears the device.
+ * are refused, a reset clears the device, and the statistics and the
+ * describe line say what happened.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -288,6 +289,199 @@ test_request_roundtrip_and_reset(void **state)
 	assert_int_equal(r(QENABLE, 2), 0);
 }
 
+/* A stats sink that remembers what it was told, by name. */
+#define SINK_MAX	64
+#define HIST_MAX	32
+
+struct sink_rec {
+	unsigned int	sr_n;
+	char		sr_name[SINK_MAX][32];
+	uint64_t	sr_val[SINK_MAX];
+	bool		sr_hist[SINK_MAX];
+	char		sr_unit[SINK_MAX][8];
+	uint64_t	sr_buckets[SINK_MAX][HIST_MAX];
+	unsigned int	sr_nbuckets[SINK_MAX];
+};
+
+static unsigned int
+sink_slot(struct sink_rec *sr, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < sr->sr_n; i++)
+		assert_string_not_equal(sr->sr_name[i], name);	/* once each */
+	assert_true(sr->sr_n < SINK_MAX);
+	assert_true(strlen(name) < sizeof(sr->sr_name[0]));
+	snprintf(sr->sr_name[sr->sr_n], sizeof(sr->sr_name[0]), "%s", name);
+	return sr->sr_n++;
+}
+
+static void
+sink_counter(void *ctx, const char *name, uint64_t value)
+{
+	struct sink_rec *sr = ctx;
+
+	sr->sr_val[sink_slot(sr, name)] = value;
+}
+
+static void
+sink_hist(void *ctx, const char *name, const char *unit,
+    const uint64_t *buckets, unsigned int nbuckets)
+{
+	struct sink_rec *sr = ctx;
+	unsigned int i = sink_slot(sr, name);
+
+	assert_true(nbuckets <= HIST_MAX);
+	sr->sr_hist[i] = true;
+	snprintf(sr->sr_unit[i], sizeof(sr->sr_unit[i]), "%s", unit);
+	memcpy(sr->sr_buckets[i], buckets, nbuckets * sizeof(*buckets));
+	sr->sr_nbuckets[i] = nbuckets;
+}
+
+static void
+collect(struct sink_rec *sr)
+{
+	const struct virtio_stats_sink sink = { sr, sink_counter, sink_hist };
+
+	memset(sr, 0, sizeof(*sr));
+	virtio_pci_stats(R.vp, &sink);
+}
+
+static int
+find(const struct sink_rec *sr, const char *name, bool hist)
+{
+	unsigned int i;
+
+	for (i = 0; i < sr->sr_n; i++)
+		if (strcmp(sr->sr_name[i], name) == 0) {
+			assert_int_equal(sr->sr_hist[i], hist);
+			return (int)i;
+		}
+	fail_msg("no statistic named %s", name);
+	return -1;
+}
+
+static uint64_t
+counter(const struct sink_rec *sr, const char *name)
+{
+	return sr->sr_val[find(sr, name, false)];
+}
+
+/* The samples in a histogram (after checking its shape). */
+static uint64_t
+hist_sum(const struct sink_rec *sr, const char *name)
+{
+	int i = find(sr, name, true);
+	uint64_t sum = 0;
+	unsigned int b;
+
+	assert_int_equal(sr->sr_nbuckets[i], 24);
+	assert_string_equal(sr->sr_unit[i], "us");
+	for (b = 0; b < sr->sr_nbuckets[i]; b++)
+		sum += sr->sr_buckets[i][b];
+	return sum;
+}
+
+static void
+setup_queue(void)
+{
+	memset(R.ram + DESC_GPA, 0, 0x3000);	/* fresh rings */
+	negotiate(device_features() & ((1ULL << 32) | (1ULL << 9)));
+	w(QSEL, 0, 2);
+	w(QSIZE_R, QSIZE, 2);
+	w(QDESC, DESC_GPA, 8);
+	w(QDRIVER, AVAIL_GPA, 8);
+	w(QDEVICE, USED_GPA, 8);
+	w(QENABLE, 1, 2);
+	assert_int_equal(r(QENABLE, 2), 1);
+	w(STATUS, 15, 1);	/* DRIVER_OK */
+	assert_int_equal(r(STATUS, 1), 15);
+}
+
+static void
+test_stats_and_describe(void **state)
+{
+	static struct sink_rec before, after;
+	uint16_t idx = 0;
+	char line[512];
+	unsigned int i;
+
+	(void)state;
+	/* The earlier tests' requests are counted too: compare deltas. */
+	collect(&before);
+	/* Transport counters first, queue by queue, then the model's. */
+	assert_string_equal(before.sr_name[0], "q0_kicks");
+	assert_string_equal(before.sr_name[1], "q0_interrupts");
+	setup_queue();
+	for (i = 0; i < 5; i++)
+		assert_int_equal(do_request(1, 8 * i, &idx), 0);	/* write */
+	for (i = 0; i < 3; i++)
+		assert_int_equal(do_request(0, 8 * i, &idx), 0);	/* read */
+	assert_int_equal(do_request(4, 0, &idx), 0);		/* flush */
+	assert_int_equal(do_request(0, 2048, &idx), 1);		/* past the end */
+	assert_int_equal(do_request(7, 0, &idx), 2);		/* unknown: UNSUPP */
+	/*
+	 * Eleven doorbells, each answered with an interrupt (INTx here).  The
+	 * interrupt follows the used entry the test waited for: allow it a
+	 * moment.
+	 */
+	for (i = 0; i < 1000; i++) {
+		collect(&after);
+		if (counter(&after, "q0_interrupts") -
+		    counter(&before, "q0_interrupts") >= 11)
+			break;
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+	assert_true(counter(&after, "q0_kicks") > 0);
+	assert_true(counter(&after, "q0_kicks") - counter(&before, "q0_kicks")
+	    >= 11);
+	assert_true(counter(&after, "q0_interrupts") -
+	    counter(&before, "q0_interrupts") >= 11);
+	assert_int_equal(counter(&after, "writes") - counter(&before, "writes"),
+	    5);
+	assert_int_equal(counter(&after, "reads") - counter(&before, "reads"), 3);
+	assert_int_equal(counter(&after, "flushes") -
+	    counter(&before, "flushes"), 1);
+	assert_int_equal(counter(&after, "written_bytes") -
+	    counter(&before, "written_bytes"), 5 * 4096);
+	assert_int_equal(counter(&after, "read_bytes") -
+	    counter(&before, "read_bytes"), 3 * 4096);
+	assert_int_equal(counter(&after, "bad_requests") -
+	    counter(&before, "bad_requests"), 2);
+	assert_int_equal(counter(&after, "io_errors"), 0);
+	assert_int_equal(counter(&after, "discards"), 0);
+	assert_int_equal(counter(&after, "write_zeroes"), 0);
+	assert_int_equal(counter(&after, "get_ids"), 0);
+	/* Every completed request is in its histogram, once. */
+	assert_int_equal(hist_sum(&after, "read_latency"),
+	    counter(&after, "reads"));
+	assert_int_equal(hist_sum(&after, "write_latency"),
+	    counter(&after, "writes"));
+	assert_int_equal(hist_sum(&after, "flush_latency"),
+	    counter(&after, "flushes"));
+	assert_int_equal(hist_sum(&after, "read_latency") -
+	    hist_sum(&before, "read_latency"), 3);
+
+	/* A reset keeps the counters: they count over the VM's life. */
+	w(STATUS, 0, 1);
+	collect(&before);
+	assert_int_equal(counter(&before, "q0_kicks"),
+	    counter(&after, "q0_kicks"));
+	assert_int_equal(counter(&before, "writes"), counter(&after, "writes"));
+
+	/* describe: the image path, the engine and the cache mode. */
+	assert_string_equal(virtio_pci_model_name(R.vp), "virtio-blk");
+	virtio_pci_describe(R.vp, line, sizeof(line));
+	assert_non_null(strstr(line, R.img));
+	assert_non_null(strstr(line, "buffered"));
+	assert_non_null(strstr(line, "cache writeback"));
+	assert_true(strstr(line, "io_uring") != NULL ||
+	    strstr(line, "libaio") != NULL || strstr(line, "sync") != NULL);
+	/* A short buffer truncates, NUL-terminated. */
+	virtio_pci_describe(R.vp, line, 5);
+	assert_int_equal(strlen(line), 4);
+}
+
 int
 main(void)
 {
@@ -295,6 +489,7 @@ main(void)
 		cmocka_unit_test(test_negotiation),
 		cmocka_unit_test(test_queue_outside_ram_refused),
 		cmocka_unit_test(test_request_roundtrip_and_reset),
+		cmocka_unit_test(test_stats_and_describe),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
