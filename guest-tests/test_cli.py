@@ -124,15 +124,19 @@ def t_nics_bad_mac():
                  2, "nics[0].mac: not a MAC address")
 
 
-def t_nics_not_yet():
-    # Until virtio-net lands, a spec with nics is refused, never ignored.
-    expect_error("nic-later.json", tiny_spec(nics=[{"bridge": "br0"}]), 2,
-                 "nics: this build of Hull has no virtio-net device yet")
+def t_nics_host_checks():
+    # Checked before KVM, so the same on every host; nothing is created.
+    expect_error("nic-nobridge.json", tiny_spec(nics=[{"bridge": "hullnobr0"}]), 2,
+                 "nics[0].bridge: bridge hullnobr0 does not exist")
+    expect_error("nic-notbridge.json", tiny_spec(nics=[{"bridge": "lo"}]), 2,
+                 "nics[0].bridge: lo is not a bridge")
+    expect_error("nic-nottap.json", tiny_spec(nics=[{"tap": "lo"}]), 2,
+                 "nics[0].tap: lo exists and is not a tap")
 
 
 def t_usage():
     rc, _, err = run(["frobnicate"])
-    check(rc == 2 and "unknown command" in err, f"status {rc}: {err!r}")
+    check(rc == 2 and "frobnicate: unknown verb" in err, f"status {rc}: {err!r}")
     rc, _, err = run(["run"])
     check(rc == 2 and "usage" in err, f"status {rc}: {err!r}")
 

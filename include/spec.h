@@ -51,6 +51,16 @@ struct nic_spec {
 	bool		ns_no_offloads;	/* "offloads": false */
 };
 
+#define SPEC_META_MAX		32	/* entries in "metadata" */
+#define SPEC_META_KEY_MAX	64
+#define SPEC_META_VAL_MAX	1024
+
+/* One "metadata" entry: a key and a string value, both the user's. */
+struct spec_meta {
+	char		sm_key[SPEC_META_KEY_MAX + 1];
+	char		sm_val[SPEC_META_VAL_MAX + 1];
+};
+
 struct vm_spec {
 	char		vs_name[SPEC_NAME_MAX + 1];
 	unsigned int	vs_vcpus;		/* default 1 */
@@ -62,6 +72,9 @@ struct vm_spec {
 	struct disk_spec vs_disks[SPEC_DISKS_MAX];
 	unsigned int	vs_nnics;
 	struct nic_spec	vs_nics[SPEC_NICS_MAX];
+	bool		vs_autoboot;		/* `vmctl autoboot` starts it */
+	unsigned int	vs_nmeta;
+	struct spec_meta vs_meta[SPEC_META_MAX];	/* in the spec's order */
 };
 
 #define SPEC_ERRS_MAX		32
@@ -87,5 +100,13 @@ int	spec_parse(const char *json, size_t len, struct vm_spec *out,
  * kernel/initrd paths are resolved against the spec file's directory.
  */
 int	spec_load(const char *path, struct vm_spec *out, struct spec_errs *errs);
+
+/*
+ * The spec as canonical JSON: every key, defaults filled in, paths as
+ * resolved, ram in MiB.  spec_parse of it gives *spec back.  A new
+ * reference (json_t *; declared void * to keep jansson out of this header)
+ * for json_decref, or NULL on allocation failure.
+ */
+void	*spec_to_json(const struct vm_spec *spec);
 
 #endif /* VMM_SPEC_H */

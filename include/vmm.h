@@ -26,6 +26,19 @@ struct vmm_opts {
 	int	vo_console_out;	/* fd the guest's serial output goes to */
 	bool	vo_no_reboot;	/* a guest reset ends the run (VMM_ST_REBOOT) */
 	bool	vo_raw_tty;	/* put console_in in raw mode if it is a tty */
+	/*
+	 * A VM in the background (vmctl start): when vo_console_sock is set,
+	 * the console is served on that unix socket (and appended to
+	 * vo_console_log if set) instead of console_in/out.  vo_control_sock:
+	 * the control socket (include/ctl.h), or NULL.  vo_ready_fd: once the
+	 * vCPUs run, "ok\n" is written there, or "error <status>
+	 * <message>\n" if the VM could not be built; then it is closed.  -1
+	 * for none.
+	 */
+	const char	*vo_console_sock;
+	const char	*vo_console_log;
+	const char	*vo_control_sock;
+	int		 vo_ready_fd;
 };
 
 /* The console escape: Ctrl-] ends the VM, as telnet and virsh use it. */

@@ -16,7 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conserv.h"
 #include "machine.h"
+#include "session.h"
 #include "spec.h"
 #include "trace.h"
 #include "uart.h"
@@ -26,6 +28,10 @@ struct console {
 	int		co_in;		/* -1: no input, or input hit EOF */
 	bool		co_tty;		/* co_in is a tty in raw mode */
 	struct termios	co_saved;
+	/* In the background: the console and control sockets. */
+	struct conserv	*co_srv;
+	struct ctlsrv	*co_ctl;
+	struct vmm_session co_sess;
 };
 
 static void
@@ -86,36 +92,50 @@ console_input(struct vm *vm, struct console *co)
 static void
 vmm_loop(struct vm *vm, struct console *co, int sig_fd)
 {
-	while (__atomic_load_n(&vm->vm_stop, __ATOMIC_ACQUIRE) == VM_STOP_NONE) {
-		struct pollfd p[4] = {
-			{ .fd = vm->vm_stop_fd, .events = POLLIN },
-			{ .fd = sig_fd, .events = POLLIN },
-			{ .fd = uart_room_fd(vm->vm_uart), .events = POLLIN },
-			{ .fd = -1, .events = POLLIN },
-		};
-		uint64_t v;
+	enum { P_STOP, P_SIG, P_ROOM, P_IN, P_SRV, P_CTL = P_SRV + CONSERV_NFDS,
+	    P_N = P_CTL + CTLSRV_NFDS };
 
+	while (__atomic_load_n(&vm->vm_stop, __ATOMIC_ACQUIRE) == VM_STOP_NONE) {
+		struct pollfd p[P_N];
+		uint64_t v;
+		int i;
+
+		for (i = 0; i < P_N; i++)
+			p[i] = (struct pollfd){ .fd = -1, .events = POLLIN };
+		p[P_STOP].fd = vm->vm_stop_fd;
+		p[P_SIG].fd = sig_fd;
+		p[P_ROOM].fd = uart_room_fd(vm->vm_uart);
 		if (co->co_in >= 0 && uart_input_room(vm->vm_uart) > 0)
-			p[3].fd = co->co_in;
-		if (poll(p, 4, -1) < 0) {
+			p[P_IN].fd = co->co_in;
+		if (co->co_srv != NULL)
+			conserv_pollfds(co->co_srv, vm->vm_uart, &p[P_SRV]);
+		if (co->co_ctl != NULL)
+			ctlsrv_pollfds(co->co_ctl, &p[P_CTL]);
+		if (poll(p, P_N, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			vm_request_stop(vm, VM_STOP_ERROR, "poll: %s",
 			    strerror(errno));
 			break;
 		}
-		if (p[1].revents & POLLIN) {
+		if (p[P_SIG].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
 			if (read(sig_fd, &si, sizeof(si)) == sizeof(si))
 				vm_request_stop(vm, VM_STOP_KILLED, "stopped by "
 				    "signal %s", strsignal((int)si.ssi_signo));
 		}
-		if (p[2].revents & POLLIN)
-			(void)!read(p[2].fd, &v, sizeof(v));
-		if (p[3].revents & (POLLIN | POLLHUP | POLLERR))
+		if (p[P_ROOM].revents & POLLIN)
+			(void)!read(p[P_ROOM].fd, &v, sizeof(v));
+		if (p[P_IN].revents & (POLLIN | POLLHUP | POLLERR))
 			console_input(vm, co);
+		if (co->co_srv != NULL)
+			conserv_handle(co->co_srv, vm->vm_uart, &p[P_SRV]);
+		if (co->co_ctl != NULL)
+			ctlsrv_handle(co->co_ctl, &p[P_CTL], &co->co_sess);
 	}
+	if (co->co_srv != NULL)
+		conserv_drain(co->co_srv);
 }
 
 /*
@@ -252,6 +272,30 @@ vmm_teardown(struct vm *vm)
 	vm_destroy(vm);
 }
 
+/*
+ * Tell whoever started us in the background that the VM runs (status 0)
+ * or why it does not; once.
+ */
+static void
+vmm_ready(const struct vmm_opts *o, int status, const char *err)
+{
+	static bool told;
+	char line[700];
+	int n;
+
+	if (o->vo_ready_fd < 0 || told)
+		return;
+	told = true;
+	if (status == 0)
+		n = snprintf(line, sizeof(line), "ok\n");
+	else
+		n = snprintf(line, sizeof(line), "error %d %s\n", status, err);
+	if (n > (int)sizeof(line) - 1)
+		n = (int)sizeof(line) - 1;
+	(void)!write(o->vo_ready_fd, line, (size_t)n);
+	close(o->vo_ready_fd);
+}
+
 /* One boot of the VM: the stop reason, or a status for a failed build. */
 static int
 vmm_boot(struct vm *vm, int kvm_fd, const struct vm_spec *spec,
@@ -264,7 +308,8 @@ vmm_boot(struct vm *vm, int kvm_fd, const struct vm_spec *spec,
 	rc = vm_create(vm, kvm_fd, spec);
 	trace_point("vm-created");
 	if (rc == 0)
-		rc = platform_create(vm, o->vo_console_out, &rsdp);
+		rc = platform_create(vm, co->co_srv != NULL ?
+		    conserv_out_fd(co->co_srv) : o->vo_console_out, &rsdp);
 	if (rc == 0)
 		rc = pcihost_create(vm);
 	if (rc == 0)
@@ -282,7 +327,11 @@ vmm_boot(struct vm *vm, int kvm_fd, const struct vm_spec *spec,
 		return rc == -E2BIG || vm->vm_badspec ? VMM_ST_BADSPEC :
 		    VMM_ST_ERROR;
 	}
+	co->co_sess.ss_vm = vm;
+	co->co_sess.ss_boots++;
+	vmm_ready(o, 0, NULL);
 	vmm_loop(vm, co, sig_fd);
+	co->co_sess.ss_vm = NULL;
 	trace_point("stopping");
 	vmm_teardown(vm);
 	snprintf(err, errlen, "%s", vm->vm_err);
@@ -308,9 +357,24 @@ vmm_boot(struct vm *vm, int kvm_fd, const struct vm_spec *spec,
 	return status;
 }
 
-int
-vmm_run(const struct vm_spec *spec, const struct vmm_opts *o, char *err,
+/* The background sockets, when asked for; 0 or VMM_ST_ERROR with err. */
+static int
+vmm_sockets(struct console *co, const struct vmm_opts *o, char *err,
     size_t errlen)
+{
+	if (o->vo_console_sock != NULL &&
+	    conserv_open(o->vo_console_sock, o->vo_console_log, &co->co_srv,
+	    err, errlen) < 0)
+		return VMM_ST_ERROR;
+	if (o->vo_control_sock != NULL &&
+	    ctlsrv_open(o->vo_control_sock, &co->co_ctl, err, errlen) < 0)
+		return VMM_ST_ERROR;
+	return 0;
+}
+
+static int
+vmm_run_checked(const struct vm_spec *spec, const struct vmm_opts *o,
+    char *err, size_t errlen)
 {
 	struct boot_image bim;
 	struct console co;
@@ -318,7 +382,6 @@ vmm_run(const struct vm_spec *spec, const struct vmm_opts *o, char *err,
 	sigset_t stop_sigs, kick, old;
 	int kvm_fd, sig_fd, status;
 
-	err[0] = '\0';
 	/* Everything the spec names is checked before KVM is touched. */
 	if (vmm_check_host(spec, err, errlen) < 0 ||
 	    boot_probe(spec, &bim, err, errlen) < 0)
@@ -349,8 +412,13 @@ vmm_run(const struct vm_spec *spec, const struct vmm_opts *o, char *err,
 		return VMM_ST_ERROR;
 	}
 
-	console_open(&co, o);
-	for (;;) {
+	memset(&co, 0, sizeof(co));
+	co.co_sess.ss_spec = spec;
+	clock_gettime(CLOCK_MONOTONIC, &co.co_sess.ss_started);
+	status = vmm_sockets(&co, o, err, errlen);
+	if (status == 0)
+		console_open(&co, o);
+	while (status == 0) {
 		err[0] = '\0';
 		status = vmm_boot(&vm, kvm_fd, spec, &bim, o, &co, sig_fd, err,
 		    errlen);
@@ -362,11 +430,28 @@ vmm_run(const struct vm_spec *spec, const struct vmm_opts *o, char *err,
 			status = VMM_ST_BADSPEC;
 			break;
 		}
+		status = 0;
 	}
 	console_close(&co);
+	ctlsrv_close(co.co_ctl);
+	conserv_close(co.co_srv);
 
 	close(sig_fd);
 	close(kvm_fd);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return status;
+}
+
+int
+vmm_run(const struct vm_spec *spec, const struct vmm_opts *o, char *err,
+    size_t errlen)
+{
+	int status;
+
+	err[0] = '\0';
+	status = vmm_run_checked(spec, o, err, errlen);
+	/* A VM that never ran: its starter learns why (no-op if it ran). */
+	vmm_ready(o, status == 0 ? VMM_ST_ERROR : status, err[0] ? err :
+	    "the VM stopped before it ran");
 	return status;
 }

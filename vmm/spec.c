@@ -74,6 +74,7 @@ static spec_check_fn	spec_v_disk_path, spec_v_disk_readonly,
 static spec_check_fn	spec_v_nics, spec_v_nic_tap, spec_v_nic_bridge,
 			spec_v_nic_mac, spec_v_nic_mtu, spec_v_nic_queues,
 			spec_v_nic_vhost, spec_v_nic_offloads;
+static spec_check_fn	spec_v_autoboot, spec_v_metadata;
 
 /* The top-level object; dst is a struct vm_spec. */
 static const struct spec_key spec_top_keys[] = {
@@ -85,6 +86,8 @@ static const struct spec_key spec_top_keys[] = {
 	{ "cmdline",	SPEC_T_STRING,			0, spec_v_cmdline },
 	{ "disks",	SPEC_T_ARRAY,			0, spec_v_disks },
 	{ "nics",	SPEC_T_ARRAY,			0, spec_v_nics },
+	{ "autoboot",	SPEC_T_BOOL,			0, spec_v_autoboot },
+	{ "metadata",	SPEC_T_OBJECT,			0, spec_v_metadata },
 };
 #define SPEC_NTOP_KEYS	(sizeof(spec_top_keys) / sizeof(spec_top_keys[0]))
 
@@ -799,6 +802,68 @@ spec_v_nic_offloads(struct spec_ctx *ctx, const char *path, json_t *v,
 	(void)path;
 	((struct nic_spec *)dst)->ns_no_offloads = json_is_false(v);
 	return 0;
+}
+
+static int
+spec_v_autoboot(struct spec_ctx *ctx, const char *path, json_t *v, void *dst)
+{
+	(void)ctx;
+	(void)path;
+	((struct vm_spec *)dst)->vs_autoboot = json_is_true(v);
+	return 0;
+}
+
+/*
+ * "metadata": {"key": "value", ...}: at most SPEC_META_MAX entries, keys
+ * of 1..64 bytes from A-Z a-z 0-9 . _ -, values strings of at most 1024
+ * bytes without NUL.  Kept for the guest (a later issue hands it over).
+ */
+static int
+spec_v_metadata(struct spec_ctx *ctx, const char *path, json_t *v, void *dst)
+{
+	struct vm_spec *vs = dst;
+	char sub[SPEC_PATH_LEN], q[SPEC_QUOTE_LEN];
+	const char *k;
+	json_t *val;
+	size_t i, klen;
+	int rc = 0;
+
+	if (json_object_size(v) > SPEC_META_MAX) {
+		spec_err(ctx, "%s: has %zu entries (at most %d)", path,
+		    json_object_size(v), SPEC_META_MAX);
+		return -EINVAL;
+	}
+	json_object_foreach(v, k, val) {
+		struct spec_meta *m = &vs->vs_meta[vs->vs_nmeta];
+
+		klen = strlen(k);
+		for (i = 0; i < klen; i++)
+			if (!spec_name_char(k[i]))
+				break;
+		/* A key that is not a plain name is quoted in the path. */
+		snprintf(sub, sizeof(sub), klen > 0 && i == klen ? "%s.%s" :
+		    "%s.\"%s\"", path, spec_quote(q, sizeof(q), k, klen));
+		if (klen == 0 || klen > SPEC_META_KEY_MAX || i < klen) {
+			spec_err(ctx, "%s: a key must be 1 to %d bytes of "
+			    "A-Z a-z 0-9 . _ -", sub, SPEC_META_KEY_MAX);
+			rc = -EINVAL;
+			continue;
+		}
+		if (!json_is_string(val)) {
+			spec_err(ctx, "%s: expected a string, got %s", sub,
+			    spec_type_name(val));
+			rc = -EINVAL;
+			continue;
+		}
+		if (spec_string(ctx, sub, val, SPEC_META_VAL_MAX, true,
+		    m->sm_val) != 0) {
+			rc = -EINVAL;
+			continue;
+		}
+		memcpy(m->sm_key, k, klen + 1);
+		vs->vs_nmeta++;
+	}
+	return rc;
 }
 
 /* Two disks on one file would corrupt it: refuse the second. */

@@ -1,7 +1,9 @@
 /*
- * vmctl: the one command Hull's users touch.  For now: `run` (a VM in the
- * foreground, its serial console on this terminal) and `validate`.
- * Exit statuses are enum vmm_status (docs/statuses.md).
+ * vmctl: the one command Hull's users touch (docs/vmctl.md).  `run` keeps a
+ * VM in the foreground with its console on this terminal; the other verbs
+ * manage VMs recorded under a root directory (store.h) and running in the
+ * background.  `run` exits with an enum vmm_status, the others with
+ * VMCTL_* (docs/statuses.md).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,14 +13,31 @@
 
 #include "spec.h"
 #include "trace.h"
+#include "vmctl.h"
 #include "vmm.h"
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: vmctl run [--no-reboot] SPEC.json   run a VM in the foreground\n"
-	    "       vmctl validate SPEC.json            check a spec, run nothing\n"
+	    "usage: vmctl [--root DIR] VERB ...\n"
+	    "  run [--no-reboot] SPEC.json   run a VM in the foreground\n"
+	    "  validate SPEC.json            check a spec, run nothing\n"
+	    "  create SPEC.json              record a VM (prints its name)\n"
+	    "  start NAME                    start it in the background\n"
+	    "  stop [-t SECONDS] [-F] NAME   ACPI shutdown, forced after -t "
+	    "(60)\n"
+	    "  reboot NAME                   reset the VM\n"
+	    "  delete [-F] NAME              remove a stopped VM (-F: stop "
+	    "it first)\n"
+	    "  list [-j] [-o FIELD,...]      the VMs, as a table or JSON\n"
+	    "  get NAME                      spec and state as JSON\n"
+	    "  info NAME                     pid, threads, devices, log "
+	    "tail\n"
+	    "  stats NAME                    counters of a running VM\n"
+	    "  console NAME                  attach to the serial console\n"
+	    "  autoboot                      start every VM with autoboot\n"
+	    "The root is --root, else $HULL_ROOT, else /var/lib/hull.\n"
 	    "\n"
 	    "On the console, Ctrl-] stops the VM.  Exit status: 0 the guest "
 	    "powered off,\n1 VMM or host error, 2 bad spec or usage, 3 guest "
@@ -50,6 +69,7 @@ cmd_run(int argc, char **argv)
 		.vo_console_in = STDIN_FILENO,
 		.vo_console_out = STDOUT_FILENO,
 		.vo_raw_tty = true,
+		.vo_ready_fd = -1,
 	};
 	struct vm_spec *spec;
 	char err[600];
@@ -109,9 +129,30 @@ cmd_validate(int argc, char **argv)
 	return rc;
 }
 
+static const struct {
+	const char	*name;
+	int		(*fn)(struct store *, int, char **);
+} verbs[] = {
+	{ "create", cmd_create }, { "start", cmd_start }, { "stop", cmd_stop },
+	{ "reboot", cmd_reboot }, { "delete", cmd_delete },
+	{ "list", cmd_list }, { "get", cmd_get }, { "info", cmd_info },
+	{ "stats", cmd_stats }, { "console", cmd_console },
+	{ "autoboot", cmd_autoboot },
+};
+
 int
 main(int argc, char **argv)
 {
+	const char *root = NULL;
+	struct store st;
+	char err[PATH_MAX + 64];
+	size_t i;
+
+	if (argc >= 3 && strcmp(argv[1], "--root") == 0) {
+		root = argv[2];
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return VMM_ST_BADSPEC;
@@ -120,12 +161,21 @@ main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(argv[1], "validate") == 0)
 		return cmd_validate(argc - 1, argv + 1);
-	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "--help") == 0) {
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);
 		return 0;
 	}
-	fprintf(stderr, "vmctl: unknown command '%s'\n", argv[1]);
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strcmp(argv[1], verbs[i].name) != 0)
+			continue;
+		if (store_open(&st, root, err, sizeof(err)) < 0) {
+			fprintf(stderr, "vmctl: %s\n", err);
+			return VMCTL_FAIL;
+		}
+		return verbs[i].fn(&st, argc - 1, argv + 1);
+	}
+	fprintf(stderr, "vmctl: %s: unknown verb\n", argv[1]);
 	usage(stderr);
 	return VMM_ST_BADSPEC;
 }

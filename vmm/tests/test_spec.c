@@ -11,6 +11,7 @@
 
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "spec.h"
 
@@ -333,6 +335,46 @@ test_corpus_fields(void **state)
 	}
 }
 
+/* Every passing spec survives spec_to_json and back unchanged. */
+static void
+test_json_round_trip(void **state)
+{
+	static struct vm_spec again;
+	struct dirent *de;
+	char *text;
+	DIR *d;
+	int n = 0;
+
+	(void)state;
+	tspec_enter_corpus();
+	d = opendir(".");
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		json_t *j;
+
+		if (strncmp(de->d_name, "pass-", 5) != 0)
+			continue;
+		assert_int_equal(spec_load(de->d_name, &tspec_vs, &tspec_errs),
+		    0);
+		j = spec_to_json(&tspec_vs);
+		assert_non_null(j);
+		text = json_dumps(j, JSON_COMPACT);
+		json_decref(j);
+		assert_non_null(text);
+		if (spec_parse(text, strlen(text), &again, &tspec_errs) != 0) {
+			tspec_dump(de->d_name, &tspec_errs);
+			fail_msg("%s: %s", de->d_name, text);
+		}
+		if (memcmp(&again, &tspec_vs, sizeof(again)) != 0)
+			fail_msg("%s: differs after a round trip: %s",
+			    de->d_name, text);
+		free(text);
+		n++;
+	}
+	closedir(d);
+	assert_true(n >= 10);
+}
+
 /* spec_parse from memory: no path resolution, "<spec>" as the name. */
 static void
 test_parse_memory(void **state)
@@ -596,6 +638,7 @@ main(void)
 		cmocka_unit_test_teardown(test_corpus_fail, tspec_teardown),
 		cmocka_unit_test_teardown(test_corpus_orphans, tspec_teardown),
 		cmocka_unit_test_teardown(test_corpus_fields, tspec_teardown),
+		cmocka_unit_test_teardown(test_json_round_trip, tspec_teardown),
 		cmocka_unit_test_teardown(test_parse_memory, tspec_teardown),
 		cmocka_unit_test_teardown(test_parse_raw_nul, tspec_teardown),
 		cmocka_unit_test_teardown(test_load_missing, tspec_teardown),
