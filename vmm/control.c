@@ -132,14 +132,15 @@ ctl_error(const char *msg)
 	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 }
 
-static double
+/* Milliseconds since the VMM started (whole: JSON readers want no 1e-17). */
+static json_int_t
 ctl_uptime(const struct vmm_session *s)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - s->ss_started.tv_sec) +
-	    (double)(now.tv_nsec - s->ss_started.tv_nsec) / 1e9;
+	return (json_int_t)(now.tv_sec - s->ss_started.tv_sec) * 1000 +
+	    (now.tv_nsec - s->ss_started.tv_nsec) / 1000000;
 }
 
 /* The spec's name of the i-th virtio device: disks first, then nics. */
@@ -156,10 +157,10 @@ ctl_dev_name(const struct vmm_session *s, unsigned int i, char *buf,
 static json_t *
 ctl_status(const struct vmm_session *s)
 {
-	return json_pack("{s:b, s:s, s:s, s:i, s:f, s:i, s:i, s:I}",
+	return json_pack("{s:b, s:s, s:s, s:i, s:I, s:i, s:i, s:I}",
 	    "ok", 1, "name", s->ss_spec->vs_name,
 	    "state", s->ss_vm != NULL ? "running" : "rebooting",
-	    "pid", (int)getpid(), "uptime_s", ctl_uptime(s),
+	    "pid", (int)getpid(), "uptime_ms", ctl_uptime(s),
 	    "boots", (int)s->ss_boots, "vcpus", (int)s->ss_spec->vs_vcpus,
 	    "ram_mib", (json_int_t)s->ss_spec->vs_ram_mib);
 }
@@ -247,7 +248,7 @@ ctl_stats(const struct vmm_session *s)
 		virtio_pci_stats(vm->vm_virtio[i], &sink);
 		json_array_append_new(devs, d);
 	}
-	ans = json_pack("{s:b, s:f, s:o, s:o}", "ok", 1, "uptime_s",
+	ans = json_pack("{s:b, s:I, s:o, s:o}", "ok", 1, "uptime_ms",
 	    ctl_uptime(s), "vcpus", vcpus, "devices", devs);
 	return ans;
 }

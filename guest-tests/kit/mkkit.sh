@@ -11,7 +11,7 @@ debs=$build/debs
 
 # Modules every guest job may want; the rest of each kernel is left out.
 MODS="virtio_pci virtio_blk virtio_net virtio_console virtio_rng
-      ext4 crc32c_generic crc16 af_packet"
+      ext4 crc32c_generic crc16 af_packet button evdev"
 BINS="/usr/bin/iperf3 /usr/bin/fio /sbin/mke2fs /sbin/e2fsck"
 
 read -r gen_pkg gen_ver < <(kernel_pkg amd64)

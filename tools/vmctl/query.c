@@ -296,8 +296,7 @@ cmd_info(struct store *st, int argc, char **argv)
 			ans = a;
 			json_object_del(ans, "ok");
 			json_object_foreach(ans, k, v)
-				if (json_object_get(row, k) == NULL ||
-				    strcmp(k, "uptime_s") == 0)
+				if (json_object_get(row, k) == NULL)
 					json_object_set(row, k, v);
 			json_decref(ans);
 		} else {
