@@ -96,6 +96,12 @@ $(BUILD)/fuzz/fuzz_spec: vmm/tests/fuzz_spec.c vmm/spec.c include/spec.h
 	$(FUZZ_CC) $(HDRFLAGS) $(FUZZFLAGS) $(PKG_CFLAGS) -o $@ \
 	    vmm/tests/fuzz_spec.c vmm/spec.c $(PKG_LIBS)
 
+# The control socket's request decoder alone: vmm/ctl_proto.c and jansson.
+$(BUILD)/fuzz/fuzz_ctl: vmm/tests/fuzz_ctl.c vmm/ctl_proto.c include/ctl.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(HDRFLAGS) $(FUZZFLAGS) $(PKG_CFLAGS) -o $@ \
+	    vmm/tests/fuzz_ctl.c vmm/ctl_proto.c $(PKG_LIBS)
+
 # The virtio-blk request parser alone.
 $(BUILD)/fuzz/fuzz_blk_req: virtio/tests/fuzz_blk_req.c virtio/blk_req.c virtio/blk_req.h \
     virtio/iov.c virtio/iov.h
@@ -117,16 +123,30 @@ $(BUILD)/fuzz/fuzz_net_req: virtio/tests/fuzz_net_req.c virtio/net_req.c \
 	$(FUZZ_CC) $(HDRFLAGS) $(FUZZFLAGS) -o $@ \
 	    virtio/tests/fuzz_net_req.c virtio/net_req.c virtio/iov.c
 
+# The virtio-net device itself (control and transmit queues) over a RAM
+# image, on a tap in the fuzzer's own network namespace (needs root).
+FUZZ_NET_DEV_SRCS := virtio/tests/fuzz_net_dev.c virtio/net.c \
+	virtio/net_req.c virtio/iov.c virtio/virtq.c vmm/gm.c vmm/ioloop.c \
+	devices/tap.c
+
+$(BUILD)/fuzz/fuzz_net_dev: $(FUZZ_NET_DEV_SRCS) $(wildcard include/*.h virtio/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(HDRFLAGS) $(FUZZFLAGS) -o $@ $(FUZZ_NET_DEV_SRCS) -lpthread
+
 # Runs for FUZZ_SECONDS; new inputs go to build/, the seeds in the tree are
 # only read.  A crash leaves crash-* in build/fuzz/ and fails the target.
 .PHONY: fuzz
-fuzz: deps $(BUILD)/fuzz/fuzz_spec $(BUILD)/fuzz/fuzz_blk_req $(BUILD)/fuzz/fuzz_virtq \
-    $(BUILD)/fuzz/fuzz_net_req
-	@mkdir -p $(BUILD)/fuzz/corpus-spec $(BUILD)/fuzz/corpus-blk_req \
-	    $(BUILD)/fuzz/corpus-virtq $(BUILD)/fuzz/corpus-net_req
+fuzz: deps $(BUILD)/fuzz/fuzz_spec $(BUILD)/fuzz/fuzz_ctl $(BUILD)/fuzz/fuzz_blk_req \
+    $(BUILD)/fuzz/fuzz_virtq $(BUILD)/fuzz/fuzz_net_req $(BUILD)/fuzz/fuzz_net_dev
+	@mkdir -p $(BUILD)/fuzz/corpus-spec $(BUILD)/fuzz/corpus-ctl \
+	    $(BUILD)/fuzz/corpus-blk_req $(BUILD)/fuzz/corpus-virtq \
+	    $(BUILD)/fuzz/corpus-net_req $(BUILD)/fuzz/corpus-net_dev
 	cd $(BUILD)/fuzz && ./fuzz_spec -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=4096 -print_final_stats=1 corpus-spec \
 	    $(CURDIR)/vmm/tests/corpus/spec
+	cd $(BUILD)/fuzz && ./fuzz_ctl -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=4200 -print_final_stats=1 corpus-ctl \
+	    $(CURDIR)/vmm/tests/corpus/ctl
 	cd $(BUILD)/fuzz && ./fuzz_blk_req -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=8192 -print_final_stats=1 corpus-blk_req \
 	    $(CURDIR)/virtio/tests/corpus/blk_req
@@ -136,6 +156,9 @@ fuzz: deps $(BUILD)/fuzz/fuzz_spec $(BUILD)/fuzz/fuzz_blk_req $(BUILD)/fuzz/fuzz
 	cd $(BUILD)/fuzz && ./fuzz_net_req -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=8192 -print_final_stats=1 corpus-net_req \
 	    $(CURDIR)/virtio/tests/corpus/net_req
+	cd $(BUILD)/fuzz && ./fuzz_net_dev -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=16384 -print_final_stats=1 corpus-net_dev \
+	    $(CURDIR)/virtio/tests/corpus/net_dev
 
 # Hull's virtio-blk model driven from a host thread (no KVM), beside fio.
 BLK_HARNESS_SRCS := guest-tests/bench/blk_harness.c virtio/blk.c \
@@ -151,9 +174,23 @@ $(BUILD)/bench/blk_harness: $(BLK_HARNESS_SRCS) $(wildcard include/*.h virtio/*.
 bench-blk: deps $(BUILD)/bench/blk_harness
 	@sh guest-tests/bench/blk_bench.sh
 
+# Hull's virtio-net model driven from a host thread (no KVM) on a tap in a
+# network namespace of its own, beside raw tap reads and writes.
+NET_HARNESS_SRCS := guest-tests/bench/net_harness.c virtio/net.c \
+	virtio/net_vhost.c virtio/net_req.c virtio/iov.c virtio/virtq.c \
+	vmm/gm.c vmm/ioloop.c devices/tap.c
+
+$(BUILD)/bench/net_harness: $(NET_HARNESS_SRCS) $(wildcard include/*.h virtio/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(HDRFLAGS) -O2 -g $(HARDEN) -o $@ $(NET_HARNESS_SRCS) -lpthread
+
+.PHONY: bench-net
+bench-net: deps $(BUILD)/bench/net_harness
+	@sh guest-tests/bench/net_bench.sh
+
 # Hull beside QEMU (docs/bench.md); prints medians and ratios.  The device
 # harness runs here; the guests run in the lab where /dev/kvm lacks VMX/SVM.
-bench: deps all tiny kit lab bench-blk
+bench: deps all tiny kit lab bench-blk bench-net
 	@sh guest-tests/run-bench.sh
 
 # Boot a Debian guest and show its console (in the lab where needed).

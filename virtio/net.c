@@ -307,27 +307,34 @@ vnet_pool_fill(struct vnet *vn, struct vnet_pair *p, struct virtq *vq)
 	return 1;
 }
 
-/* Gather the pool's front chains into vn_rxiov; returns the iovec count. */
+/*
+ * Gather the pool's front chains into vn_rxiov, then vn_drop: a read that
+ * goes past *cap did not fit (a tap read truncates silently and returns
+ * the bytes copied, so the overflow is how truncation shows).  Returns the
+ * iovec count.
+ */
 static int
-vnet_pool_iov(struct vnet *vn, struct vnet_pair *p)
+vnet_pool_iov(struct vnet *vn, struct vnet_pair *p, size_t *cap)
 {
 	bool mrg = vn->vn_acked & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
 	unsigned int c, i, n = 0;
-	size_t cap = 0;
 
+	*cap = 0;
 	for (c = 0; c < p->np_pool_n; c++) {
 		const struct vnet_pool_ent *e =
 		    &p->np_pool[(p->np_pool_head + c) % VNET_QSIZE_MAX];
 
-		if (n + e->pe_niov > VNET_RX_IOV)
+		if (n + e->pe_niov > VNET_RX_IOV - 1)
 			break;
 		for (i = 0; i < e->pe_niov; i++)
 			vn->vn_rxiov[n++] = e->pe_iov[i];
-		cap += e->pe_cap;
-		if (!mrg || cap >= vn->vn_rx_max)
+		*cap += e->pe_cap;
+		if (!mrg || *cap >= vn->vn_rx_max)
 			break;
 	}
-	return (int)n;
+	vn->vn_rxiov[n].iov_base = vn->vn_drop;
+	vn->vn_rxiov[n].iov_len = sizeof(vn->vn_drop);
+	return (int)n + 1;
 }
 
 /*
@@ -409,6 +416,7 @@ vnet_rx(struct vnet *vn, struct vnet_pair *p)
 	struct virtq *vq = &vn->vn_dev->vd_vq[vnet_rxq(p->np_idx)];
 	unsigned int budget;
 	ssize_t n;
+	size_t cap;
 	int rc, niov;
 
 	for (budget = 0; budget < VNET_RX_BUDGET; budget++) {
@@ -428,15 +436,17 @@ vnet_rx(struct vnet *vn, struct vnet_pair *p)
 			vn->vn_stats.ns_rx_waits++;
 			break;
 		}
-		niov = vnet_pool_iov(vn, p);
+		niov = vnet_pool_iov(vn, p, &cap);
 		n = tap_readv(vn->vn_tap, p->np_idx, vn->vn_rxiov, niov);
 		if (n == -EAGAIN)
 			break;
+		if (n > 0 && (size_t)n > cap) {
+			/* Too big for the buffers: drop it, keep them. */
+			vn->vn_stats.ns_rx_dropped++;
+			continue;
+		}
 		if (n < (ssize_t)VNET_HDR_LEN) {
-			/*
-			 * The packet did not fit (-EFAULT: the kernel dropped
-			 * it) or the read failed: the buffers stay pooled.
-			 */
+			/* The read failed: the buffers stay pooled. */
 			vn->vn_stats.ns_rx_dropped++;
 			if (n < 0 && n != -EFAULT && n != -EINVAL &&
 			    n != -EMSGSIZE)
@@ -617,6 +627,7 @@ vnet_ctrl(struct vnet *vn)
 	struct virtq_chain *ch = &vn->vn_chain;
 	struct vnet_ctrl *c = &vn->vn_ctrl;
 	bool pushed = false;
+	uint8_t ack;
 	int rc;
 
 	for (;;) {
@@ -640,10 +651,11 @@ vnet_ctrl(struct vnet *vn)
 			(void)virtq_push(vq, ch->vc_head, 0);
 			continue;
 		}
-		/* SAFETY: vct_ack is the chain's last writable byte. */
-		*c->vct_ack = rc < 0 ? VNET_ERR : vnet_ctrl_do(vn, c);
-		if (*c->vct_ack != VNET_OK)
+		ack = rc < 0 ? VNET_ERR : vnet_ctrl_do(vn, c);
+		if (ack != VNET_OK)
 			vn->vn_stats.ns_ctrl_bad++;
+		/* SAFETY: vct_ack is the chain's last writable byte. */
+		*c->vct_ack = ack;
 		(void)virtq_push(vq, ch->vc_head, 1);
 	}
 	if (pushed && virtq_needs_notify(vq))

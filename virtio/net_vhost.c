@@ -112,21 +112,21 @@ vnet_vhost_open(struct vnet *vn, char *err, size_t errlen)
 static int
 vnet_vhost_mem(int fd, const struct gm *gm)
 {
-	struct {
-		struct vhost_memory		m;
-		struct vhost_memory_region	r[GM_MAX_REGIONS];
-	} t;
+	/* struct vhost_memory ends in a flexible array: lay it out by hand. */
+	uint64_t buf[(sizeof(struct vhost_memory) + GM_MAX_REGIONS *
+	    sizeof(struct vhost_memory_region)) / sizeof(uint64_t) + 1];
+	struct vhost_memory *m = (struct vhost_memory *)buf;
 	unsigned int i;
 
-	memset(&t, 0, sizeof(t));
-	t.m.nregions = gm->gm_nregions;
+	memset(buf, 0, sizeof(buf));
+	m->nregions = gm->gm_nregions;
 	for (i = 0; i < gm->gm_nregions; i++) {
-		t.r[i].guest_phys_addr = gm->gm_regions[i].gr_gpa;
-		t.r[i].memory_size = gm->gm_regions[i].gr_size;
-		t.r[i].userspace_addr = (uint64_t)(uintptr_t)
+		m->regions[i].guest_phys_addr = gm->gm_regions[i].gr_gpa;
+		m->regions[i].memory_size = gm->gm_regions[i].gr_size;
+		m->regions[i].userspace_addr = (uint64_t)(uintptr_t)
 		    gm->gm_regions[i].gr_hva;
 	}
-	return ioctl(fd, VHOST_SET_MEM_TABLE, &t.m) < 0 ? -errno : 0;
+	return ioctl(fd, VHOST_SET_MEM_TABLE, m) < 0 ? -errno : 0;
 }
 
 static int
