@@ -41,6 +41,7 @@
 #define VNET_TX_BUDGET		256	/* chains per turn, then requeue */
 #define VNET_TX_NOTIFY_EVERY	64	/* free the driver's skbs early */
 #define VNET_RX_IOV		1024	/* UIO_MAXIOV */
+#define VNET_RX_AVG_START	1536	/* bytes: an Ethernet frame */
 
 /* Receive offloads the driver may switch with CTRL_GUEST_OFFLOADS. */
 #define VNET_GUEST_OFFLOADS	((1ULL << VIRTIO_NET_F_GUEST_CSUM) | \
@@ -308,17 +309,25 @@ vnet_pool_fill(struct vnet *vn, struct vnet_pair *p, struct virtq *vq)
 }
 
 /*
- * Gather the pool's front chains into vn_rxiov, then vn_drop: a read that
- * goes past *cap did not fit (a tap read truncates silently and returns
- * the bytes copied, so the overflow is how truncation shows).  Returns the
- * iovec count.
+ * Gather the pool's front chains into vn_rxiov, then vn_drop: a tap read
+ * truncates silently and returns the bytes it copied, so bytes past *cap
+ * are how a packet too big for the chains shows.  With MRG_RXBUF only
+ * enough chains for the packets seen lately are gathered (twice the
+ * running average): the kernel copies an iovec array of more than 8 entries
+ * on every read, and 43 of them per 64-byte packet cost more than the
+ * rare copy of an overflow into further chains (vnet_rx_spill).
+ * *nchains says how many chains were gathered.  Returns the iovec count.
  */
 static int
-vnet_pool_iov(struct vnet *vn, struct vnet_pair *p, size_t *cap)
+vnet_pool_iov(struct vnet *vn, struct vnet_pair *p, size_t *cap,
+    unsigned int *nchains)
 {
 	bool mrg = vn->vn_acked & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
+	size_t want = 2 * p->np_rx_avg;
 	unsigned int c, i, n = 0;
 
+	if (want > vn->vn_rx_max)
+		want = vn->vn_rx_max;
 	*cap = 0;
 	for (c = 0; c < p->np_pool_n; c++) {
 		const struct vnet_pool_ent *e =
@@ -329,12 +338,43 @@ vnet_pool_iov(struct vnet *vn, struct vnet_pair *p, size_t *cap)
 		for (i = 0; i < e->pe_niov; i++)
 			vn->vn_rxiov[n++] = e->pe_iov[i];
 		*cap += e->pe_cap;
-		if (!mrg || *cap >= vn->vn_rx_max)
+		if (!mrg || *cap >= want)
 			break;
 	}
+	*nchains = c < p->np_pool_n ? c + 1 : c;
 	vn->vn_rxiov[n].iov_base = vn->vn_drop;
 	vn->vn_rxiov[n].iov_len = sizeof(vn->vn_drop);
 	return (int)n + 1;
+}
+
+/*
+ * A packet overflowed the first nchains chains by extra bytes, now in
+ * vn_drop: copy them into the pool's next chains, in order, as if the read
+ * had reached them.  false if the pool holds too little (then drop it).
+ */
+static bool
+vnet_rx_spill(struct vnet *vn, struct vnet_pair *p, unsigned int nchains,
+    size_t extra)
+{
+	const uint8_t *src = vn->vn_drop;
+	unsigned int c;
+	size_t room = 0, k;
+
+	for (c = nchains; c < p->np_pool_n && room < extra; c++)
+		room += p->np_pool[(p->np_pool_head + c) %
+		    VNET_QSIZE_MAX].pe_cap;
+	if (room < extra)
+		return false;
+	for (c = nchains; extra > 0; c++) {
+		const struct vnet_pool_ent *e =
+		    &p->np_pool[(p->np_pool_head + c) % VNET_QSIZE_MAX];
+
+		k = extra < e->pe_cap ? extra : e->pe_cap;
+		(void)viov_copy_to(e->pe_iov, e->pe_niov, 0, src, k);
+		src += k;
+		extra -= k;
+	}
+	return true;
 }
 
 /*
@@ -415,6 +455,7 @@ vnet_rx(struct vnet *vn, struct vnet_pair *p)
 {
 	struct virtq *vq = &vn->vn_dev->vd_vq[vnet_rxq(p->np_idx)];
 	unsigned int budget;
+	unsigned int nchains;
 	ssize_t n;
 	size_t cap;
 	int rc, niov;
@@ -436,15 +477,19 @@ vnet_rx(struct vnet *vn, struct vnet_pair *p)
 			vn->vn_stats.ns_rx_waits++;
 			break;
 		}
-		niov = vnet_pool_iov(vn, p, &cap);
+		niov = vnet_pool_iov(vn, p, &cap, &nchains);
 		n = tap_readv(vn->vn_tap, p->np_idx, vn->vn_rxiov, niov);
 		if (n == -EAGAIN)
 			break;
-		if (n > 0 && (size_t)n > cap) {
+		if (n > 0 && (size_t)n > cap &&
+		    (!(vn->vn_acked & (1ULL << VIRTIO_NET_F_MRG_RXBUF)) ||
+		    !vnet_rx_spill(vn, p, nchains, (size_t)n - cap))) {
 			/* Too big for the buffers: drop it, keep them. */
 			vn->vn_stats.ns_rx_dropped++;
 			continue;
 		}
+		if (n > 0)	/* running average, 1/8 weight */
+			p->np_rx_avg = (7 * p->np_rx_avg + (size_t)n) / 8;
 		if (n < (ssize_t)VNET_HDR_LEN) {
 			/* The read failed: the buffers stay pooled. */
 			vn->vn_stats.ns_rx_dropped++;
@@ -710,12 +755,15 @@ static int
 vnet_activate(void *priv, uint64_t acked)
 {
 	struct vnet *vn = priv;
+	unsigned int i;
 	int rc = 0;
 
 	pthread_mutex_lock(&vn->vn_lock);
 	vn->vn_acked = acked;
 	vn->vn_guest_offloads = acked & VNET_GUEST_OFFLOADS;
 	vnet_update_rx_max(vn);
+	for (i = 0; i < vn->vn_npairs; i++)
+		vn->vn_pair[i].np_rx_avg = VNET_RX_AVG_START;
 	/* Until VQ_PAIRS_SET, only the first pair is used (§5.1.6.5.5). */
 	(void)vnet_set_pairs(vn, 1);
 	if (tap_set_offload(vn->vn_tap,

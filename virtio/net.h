@@ -57,6 +57,7 @@ struct vnet_pair {
 	struct vnet_pool_ent	*np_pool;	/* a ring of VNET_QSIZE_MAX */
 	unsigned int		 np_pool_head, np_pool_n;
 	size_t			 np_pool_cap;
+	size_t			 np_rx_avg;	/* recent packet size, header in */
 	/* vhost-net: one kernel device per pair (virtio/net_vhost.c). */
 	int			 np_vhost_fd;
 	int			 np_call_fd[2];	/* rx, tx: vhost signals these */

@@ -987,6 +987,57 @@ test_rx_mrg(void **state)
 	assert_int_equal(stats().ns_rx_packets, 2);
 }
 
+/*
+ * With MRG_RXBUF the device reads into as many chains as recent packets
+ * needed, and copies what overflows into the next chains: after small
+ * packets, a big one still arrives whole, in order, with num_buffers right.
+ */
+static void
+test_rx_mrg_spill(void **state)
+{
+	struct nic_spec ns = spec(TAPNAME);
+	static uint8_t f[1400], small[60], pkt[VNET_HDR_LEN + 1400];
+	uint64_t g[40];
+	uint16_t h[40];
+	uint32_t id, len;
+	struct dq *rq;
+	unsigned int i, nb;
+	size_t off;
+
+	(void)state;
+	rig_up(&ns, "vm", 0);
+	dev_up(F(MAC) | F(MRG_RXBUF));
+	rq = &R.dq[0];
+	for (i = 0; i < 40; i++)
+		h[i] = post_rx(rq, 256, &g[i]);
+	kick(0);
+	/* Twenty small packets: the running average falls far below 1400. */
+	make_frame(small, sizeof(small), 6);
+	for (i = 0; i < 20; i++) {
+		inject(small, sizeof(small));
+		assert_true(wait_used(rq, 1));
+		expect_used(rq, h[i], VNET_HDR_LEN + sizeof(small));
+	}
+	make_frame(f, sizeof(f), 7);
+	inject(f, sizeof(f));
+	/* 1412 bytes: five full buffers and 132 bytes in a sixth. */
+	assert_true(wait_used(rq, 6));
+	off = 0;
+	for (nb = 0; nb < 6; nb++) {
+		take_used(rq, &id, &len);
+		assert_int_equal(id, h[20 + nb]);
+		assert_int_equal(len, nb < 5 ? 256 : 132);
+		memcpy(pkt + off, gp(g[20 + nb]), len);
+		off += len;
+	}
+	assert_int_equal(off, sizeof(pkt));
+	assert_memory_equal(pkt, &(struct vnet_hdr){ .vh_num_buffers = 6 },
+	    VNET_HDR_LEN);
+	assert_memory_equal(pkt + VNET_HDR_LEN, f, sizeof(f));
+	assert_int_equal(stats().ns_rx_packets, 21);
+	assert_int_equal(stats().ns_rx_dropped, 0);
+}
+
 struct counter_arg {
 	size_t		off;	/* offsetof(struct vnet_stats, ...) */
 	uint64_t	want;
@@ -1463,6 +1514,7 @@ main(void)
 		cmocka_unit_test_teardown(test_tx_hostile, teardown),
 		cmocka_unit_test_teardown(test_rx, teardown),
 		cmocka_unit_test_teardown(test_rx_mrg, teardown),
+		cmocka_unit_test_teardown(test_rx_mrg_spill, teardown),
 		cmocka_unit_test_teardown(test_rx_hostile, teardown),
 		cmocka_unit_test_teardown(test_rx_small_buffer, teardown),
 		cmocka_unit_test_teardown(test_rx_mrg_ring_too_small, teardown),
