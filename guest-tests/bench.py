@@ -7,6 +7,11 @@
          /proc/PID/smaps when the marker appears: every mapping's Rss except
          the guest-RAM mapping (the largest anonymous one).
   tiny   exec -> vCPU 0's first KVM_RUN and exec -> exit, Hull's tiny payload.
+  net    iperf3 through virtio-net, Hull and QEMU, userspace and vhost-net
+         (guest-tests/bench_net.py, docs/net-tests.md).
+  vms    VM creation rate: `vmctl create` and `vmctl start` of 50 tiny VMs
+         (HULL_BENCH_VMS) that stay running, the starts nproc at a time:
+         VMs per second per core, and the memory of the 50 VMMs together.
 
 Medians of HULL_BENCH_RUNS runs (default 5).  Absolute times in the lab are
 TCG times and mean little; read the ratios."""
@@ -28,6 +33,8 @@ RUNS = int(os.environ.get("HULL_BENCH_RUNS", "5"))
 RAM = 512
 CMDLINE = "console=ttyS0 quiet panic=-1 hull.job=report"
 TIMEOUT = 300
+# Inside the lab (guest-tests/lab/lab-run): TCG under everything.
+LAB = os.path.exists("/proc/cmdline") and "hull.ctl=" in open("/proc/cmdline").read()
 
 
 def smaps_overhead_kb(pid, ram_mib):
@@ -221,17 +228,128 @@ def bench_disk():
               f"ratio {ratio(h[0] if h else None, q[0] if q else None)}", flush=True)
 
 
+def vmm_mem_kb(pid):
+    """(Rss, Pss) of a process in kB, from /proc/PID/smaps_rollup."""
+    rss = pss = None
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+    except OSError:
+        pass
+    return rss, pss
+
+
+def bench_vms(n=None):
+    """VM creation rate: `vmctl create` then `vmctl start` of N tiny VMs
+    (the tiny payload's "hang": cli; hlt, so each stays running and idle
+    until stopped), the starts from nproc threads at once; the total memory
+    of the N VMMs while all run; then `stop -F` and `delete` of all."""
+    import shutil
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = n or int(os.environ.get("HULL_BENCH_VMS", "50"))
+    ncpu = os.cpu_count() or 1
+    tiny = os.path.join(BUILD, "tiny", "tiny.bzImage")
+    # A root where unix sockets can be made (the lab's build/ is 9p).
+    root = tempfile.mkdtemp(prefix="hull-bench-", dir=os.environ.get("HULL_TEST_TMP", "/tmp"))
+    names = [f"bench{i:03d}" for i in range(n)]
+
+    def vmctl(*args):
+        return subprocess.run([VMCTL, "--root", root, *args], capture_output=True,
+                              text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+
+    def timed(fn, items, workers):
+        lat = []
+
+        def one(it):
+            t0 = time.monotonic()
+            p = fn(it)
+            lat.append(time.monotonic() - t0)
+            return it, p
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(max_workers=workers) as ex:
+            res = list(ex.map(one, items))
+        return time.monotonic() - t0, lat, res
+
+    def failed(what, res):
+        bad = [(it, p.returncode, p.stderr.strip()) for it, p in res if p.returncode != 0]
+        if bad:
+            sys.stderr.write(f"bench: vms: {len(bad)} {what} failed, e.g. {bad[:3]}\n")
+        return len(bad)
+
+    try:
+        specs = []
+        for name in names:
+            path = os.path.join(root, f"{name}.json")
+            with open(path, "w") as f:
+                json.dump({"name": name, "ram": 64, "kernel": tiny, "cmdline": "hang"}, f)
+            specs.append(path)
+        t_create, _, res = timed(lambda s: vmctl("create", s), specs, 1)
+        bad = failed("creates", res)
+        t_start, lat, res = timed(lambda nm: vmctl("start", nm), names, ncpu)
+        bad += failed("starts", res)
+        pids = []
+        for nm in names:
+            g = vmctl("get", nm)
+            if g.returncode == 0 and json.loads(g.stdout).get("state") == "running":
+                pids.append(json.loads(g.stdout)["pid"])
+        mem = [vmm_mem_kb(p) for p in pids]
+        rss = sum(m[0] for m in mem if m[0] is not None)
+        pss = sum(m[1] for m in mem if m[1] is not None)
+        threads = sum(len(os.listdir(f"/proc/{p}/task")) for p in pids
+                      if os.path.isdir(f"/proc/{p}/task"))
+        t_stop, _, res = timed(lambda nm: vmctl("stop", "-F", nm), names, ncpu)
+        bad += failed("stops", res)
+        t_delete, _, res = timed(lambda nm: vmctl("delete", nm), names, 1)
+        bad += failed("deletes", res)
+        rate = n / t_start
+        print(f"vms   {n} tiny VMs (64 MiB, 1 vCPU), {ncpu} CPUs here"
+              f"{' (lab: TCG)' if LAB else ''}", flush=True)
+        print(f"vms   create {n / t_create:7.1f} VMs/s (one at a time, {t_create:.2f}s)",
+              flush=True)
+        print(f"vms   start  {rate:7.1f} VMs/s with {ncpu} at once = {rate / ncpu:.1f} "
+              f"VMs/s per core ({t_start:.2f}s for {n}; one start: median "
+              f"{statistics.median(lat) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms); "
+              f"{len(pids)}/{n} running", flush=True)
+        print(f"vms   memory of {len(pids)} running VMMs: Rss {rss / 1024:.1f} MiB in all "
+              f"({rss / max(len(pids), 1):.0f} kB each), Pss {pss / 1024:.1f} MiB "
+              f"({pss / max(len(pids), 1):.0f} kB each); {threads} threads", flush=True)
+        print(f"vms   stop -F {n / t_stop:7.1f} VMs/s, delete {n / t_delete:7.1f} VMs/s"
+              f"{f'; {bad} verbs failed' if bad else ''}", flush=True)
+        if LAB:
+            print("vms   (the lab is QEMU TCG: every exec and KVM call is emulated, "
+                  "so these rates are far below a real host's; compare runs, not hosts)",
+                  flush=True)
+    finally:
+        for nm in names:
+            if os.path.isdir(os.path.join(root, nm)):
+                vmctl("delete", "-F", nm)
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def main():
     if not os.path.exists("/dev/kvm"):
         print("bench: no /dev/kvm here")
         sys.exit(1)
-    what = sys.argv[1:] or ["tiny", "boot", "disk"]
+    what = sys.argv[1:] or ["tiny", "vms", "boot", "disk", "net"]
     if "tiny" in what:
         bench_tiny()
+    if "vms" in what:
+        bench_vms()
     if "boot" in what:
         bench_boot()
     if "disk" in what:
         bench_disk()
+    if "net" in what:
+        # iperf3 through virtio-net, Hull and QEMU (guest-tests/bench_net.py)
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import bench_net
+        bench_net.main()
 
 
 if __name__ == "__main__":

@@ -39,10 +39,32 @@ ctl_op_name(enum ctl_op op)
 	return "?";
 }
 
+/*
+ * Peer text for a reason: at most max bytes of s, every byte outside
+ * printable ASCII as \xNN, so a reason stays one line of plain text.
+ */
+static const char *
+ctl_quote(char *dst, size_t dstlen, const char *s, size_t max)
+{
+	size_t i, o = 0;
+
+	for (i = 0; s[i] != '\0' && i < max && o + 5 < dstlen; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f)
+			dst[o++] = (char)c;
+		else
+			o += (size_t)snprintf(dst + o, dstlen - o, "\\x%02x", c);
+	}
+	dst[o] = '\0';
+	return dst;
+}
+
 /* Every key but "op" must be one of allowed (NULL-terminated). */
 static int
 ctl_keys(json_t *o, const char *const *allowed, char *err, size_t errlen)
 {
+	char q[4 * 64 + 1];
 	const char *k;
 	json_t *v;
 	size_t i;
@@ -54,7 +76,8 @@ ctl_keys(json_t *o, const char *const *allowed, char *err, size_t errlen)
 			if (strcmp(k, allowed[i]) == 0)
 				break;
 		if (allowed[i] == NULL) {
-			snprintf(err, errlen, "%.64s: unknown key", k);
+			snprintf(err, errlen, "%s: unknown key",
+			    ctl_quote(q, sizeof(q), k, 64));
 			return -EINVAL;
 		}
 	}
@@ -91,6 +114,7 @@ int
 ctl_decode(const char *buf, size_t len, struct ctl_req *out, char *err,
     size_t errlen)
 {
+	char q[4 * 100 + 1];
 	json_error_t je;
 	json_t *o, *op;
 	size_t i;
@@ -105,7 +129,8 @@ ctl_decode(const char *buf, size_t len, struct ctl_req *out, char *err,
 	o = json_loadb(buf, len, JSON_REJECT_DUPLICATES,
 	    &je);
 	if (o == NULL) {
-		snprintf(err, errlen, "not JSON: %.100s", je.text);
+		snprintf(err, errlen, "not JSON: %s",
+		    ctl_quote(q, sizeof(q), je.text, 100));
 		return -EINVAL;
 	}
 	if (!json_is_object(o)) {
@@ -122,9 +147,9 @@ ctl_decode(const char *buf, size_t len, struct ctl_req *out, char *err,
 		if (strcmp(json_string_value(op), ctl_ops[i].name) == 0)
 			break;
 	if (i == CTL_NOPS) {
-		snprintf(err, errlen, "op: \"%.32s\" is not an operation "
+		snprintf(err, errlen, "op: \"%s\" is not an operation "
 		    "(status, stop, reboot, stats, info)",
-		    json_string_value(op));
+		    ctl_quote(q, sizeof(q), json_string_value(op), 32));
 		goto out;
 	}
 	out->cr_op = ctl_ops[i].op;

@@ -32,6 +32,8 @@
 #define STOP_DEFAULT_S	60
 #define KILL_WAIT_MS	5000
 
+static bool	wait_gone(const struct store *, const char *, int);
+
 /* Print every spec error as "vmctl: FILE: path: message". */
 static int
 load_spec_verbose(const char *path, struct vm_spec *spec)
@@ -245,6 +247,12 @@ start_locked(struct store *st, const char *name, int lockfd)
 	(void)waitpid(pid, NULL, 0);
 	rc = start_wait(pfd[0], name);
 	close(pfd[0]);
+	/*
+	 * A VMM that said why it will not run still has to record it
+	 * (exit.json) and exit: wait, or the next verb would find it running.
+	 */
+	if (rc != VMCTL_OK)
+		(void)wait_gone(st, name, KILL_WAIT_MS);
 	if (rc == VMCTL_OK && store_status(st, name, &vs) == 0)
 		printf("%s: running (pid %d)\n", name, (int)vs.vs_pid);
 	free(spec);
