@@ -44,8 +44,12 @@ cmd_console(struct store *st, int argc, char **argv)
 	int fd, rc = VMCTL_OK;
 	ssize_t n;
 
-	if (argc != 2 || vm_name_check(argv[1], err, sizeof(err)) < 0) {
+	if (argc != 2) {
 		fprintf(stderr, "usage: vmctl console NAME  (Ctrl-] detaches)\n");
+		return VMCTL_USAGE;
+	}
+	if (vm_name_check(argv[1], err, sizeof(err)) < 0) {
+		fprintf(stderr, "vmctl: %s\n", err);
 		return VMCTL_USAGE;
 	}
 	if (!store_exists(st, argv[1])) {

@@ -9,6 +9,7 @@
  * sockets have short relative paths).  It tells the waiting vmctl through a
  * pipe when the vCPUs run, or why they will not.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -364,9 +365,14 @@ cmd_stop(struct store *st, int argc, char **argv)
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "-F") == 0) {
 			force = true;
-		} else if (strcmp(argv[i], "-t") == 0 && i + 1 < argc) {
+		} else if (strcmp(argv[i], "-t") == 0 && i + 1 >= argc) {
+			fprintf(stderr, "vmctl stop: -t needs a number of "
+			    "seconds\n");
+			return VMCTL_USAGE;
+		} else if (strcmp(argv[i], "-t") == 0) {
 			t = (int)strtol(argv[++i], &end, 10);
-			if (*end != '\0' || t < 0 || t > 86400) {
+			if (argv[i][0] == '\0' || *end != '\0' || t < 0 ||
+			    t > 86400) {
 				fprintf(stderr, "vmctl stop: -t %s: not a number "
 				    "of seconds (0 to 86400)\n", argv[i]);
 				return VMCTL_USAGE;
@@ -423,6 +429,35 @@ cmd_reboot(struct store *st, int argc, char **argv)
 	return VMCTL_OK;
 }
 
+/* Whether name's directory holds a file not in files; its name in buf. */
+static bool
+delete_foreign(const struct store *st, const char *name,
+    const char *const *files, size_t nfiles, char *buf, size_t len)
+{
+	struct dirent *de;
+	char dir[PATH_MAX];
+	bool found = false;
+	size_t f;
+	DIR *d;
+
+	if (store_path(st, name, NULL, dir, sizeof(dir)) < 0 ||
+	    (d = opendir(dir)) == NULL)
+		return false;
+	while (!found && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		for (f = 0; f < nfiles; f++)
+			if (strcmp(de->d_name, files[f]) == 0)
+				break;
+		if (f == nfiles) {
+			snprintf(buf, len, "%s", de->d_name);
+			found = true;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
 int
 cmd_delete(struct store *st, int argc, char **argv)
 {
@@ -461,6 +496,14 @@ cmd_delete(struct store *st, int argc, char **argv)
 			store_unlock(fd);
 			return VMCTL_FAIL;
 		}
+	}
+	/* Files Hull did not put there: say so before removing anything. */
+	if (delete_foreign(st, argv[i], files, sizeof(files) / sizeof(files[0]),
+	    p, sizeof(p))) {
+		fprintf(stderr, "vmctl: %s: holds %s, which is not Hull's; "
+		    "nothing was deleted\n", argv[i], p);
+		store_unlock(fd);
+		return VMCTL_FAIL;
 	}
 	/* The lock file goes last; we still hold it open. */
 	for (f = 0; f < sizeof(files) / sizeof(files[0]); f++)

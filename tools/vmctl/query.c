@@ -148,6 +148,10 @@ cmd_list(struct store *st, int argc, char **argv)
 			}
 			fields[nf++] = list_fields[k];
 		}
+		if (nf == 0) {
+			fprintf(stderr, "vmctl list: -o: no fields given\n");
+			return VMCTL_USAGE;
+		}
 	} else {
 		for (nf = 0; list_fields[nf] != NULL; nf++)
 			fields[nf] = list_fields[nf];
