@@ -22,18 +22,24 @@ class TestFailure(Exception):
 
 
 class VM:
-    def __init__(self, spec, args=(), stdin_fd=None, env=None):
+    def __init__(self, spec, args=(), stdin_fd=None, env=None, prefix=(), argv=None):
+        """Runs `vmctl run ARGS SPEC`, after the words of prefix if any (for
+        example ["ip", "netns", "exec", "ns1"]: that tool must exec the
+        command, so that the pid is vmctl's).  With argv, runs prefix + argv
+        instead (another VMM, say), and spec only gives the name."""
         os.makedirs(WORK, exist_ok=True)
         self.name = spec["name"]
         self.spec_path = os.path.join(WORK, self.name + ".json")
-        with open(self.spec_path, "w") as f:
-            json.dump(spec, f)
+        if argv is None:
+            with open(self.spec_path, "w") as f:
+                json.dump(spec, f)
+            argv = [VMCTL, "run", *args, self.spec_path]
         self.out = bytearray()   # appended in place: a chatty guest is cheap
         self.err = bytearray()
         self.lock = threading.Condition()
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(
-            [VMCTL, "run", *args, self.spec_path],
+            [*prefix, *argv],
             stdin=stdin_fd if stdin_fd is not None else subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, env=env)

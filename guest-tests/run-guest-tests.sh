@@ -4,7 +4,7 @@
 # SVM host under QEMU TCG, docs/lab.md), all in one lab boot.
 set -u
 cd "$(dirname "$0")/.."
-tests="python3 guest-tests/test_tiny.py; t=\$?; python3 guest-tests/test_linux.py || t=1; python3 guest-tests/test_disk.py || t=1; exit \$t"
+tests="python3 guest-tests/test_tiny.py; t=\$?; python3 guest-tests/test_linux.py || t=1; python3 guest-tests/test_disk.py || t=1; python3 guest-tests/test_lifecycle.py || t=1; python3 guest-tests/test_net.py || t=1; exit \$t"
 if guest-tests/lab/have-kvm; then
 	echo "guest-tests: /dev/kvm has VMX/SVM: running directly"
 	sh -c "$tests"

@@ -511,7 +511,13 @@ vnet_rx_ready(void *arg)
 	struct vnet *vn = p->np_net;
 
 	pthread_mutex_lock(&vn->vn_lock);
-	if (!vn->vn_active || p->np_idx >= vn->vn_pairs_on)
+	/*
+	 * vhost owns the tap: an event taken just before it was unwatched
+	 * must not touch the rings the kernel now serves.
+	 */
+	if (vn->vn_vhost)
+		;
+	else if (!vn->vn_active || p->np_idx >= vn->vn_pairs_on)
 		vnet_rx_discard(vn, p);
 	else if (!p->np_rx_blocked)
 		vnet_rx(vn, p);
