@@ -1,14 +1,39 @@
 #!/bin/sh
 # Guest tests: the tiny payload and Debian's kernels under Hull.  Where
 # /dev/kvm has VMX/SVM they run here; otherwise inside the lab (a nested
-# SVM host under QEMU TCG, docs/lab.md), all in one lab boot.
+# SVM host under QEMU TCG, docs/lab.md), one lab boot per suite.
+#
+# A lab boot per suite costs about 8 s, and buys this: the lab's own
+# kernel has been seen to lock up (soft lockups on both L1 CPUs, no output
+# until lab-run's timeout; docs/lab.md, "Known problems").  When a suite's
+# lab times out (status 124) it is run once more in a fresh lab, and the
+# retry is said out loud.  A suite that fails is never retried.
 set -u
 cd "$(dirname "$0")/.."
-tests="python3 guest-tests/test_tiny.py; t=\$?; python3 guest-tests/test_linux.py || t=1; python3 guest-tests/test_disk.py || t=1; python3 guest-tests/test_lifecycle.py || t=1; python3 guest-tests/test_net.py || t=1; exit \$t"
+# suite and its lab timeout in seconds (each boot inside is bounded too)
+suites="tiny:150 linux:400 disk:400 lifecycle:400 net:500"
 if guest-tests/lab/have-kvm; then
 	echo "guest-tests: /dev/kvm has VMX/SVM: running directly"
-	sh -c "$tests"
+	in_lab=false
 else
 	echo "guest-tests: no VMX/SVM KVM here: running in the lab"
-	guest-tests/lab/lab-run --timeout "${HULL_LAB_TIMEOUT:-1100}" -- sh -c "$tests"
+	in_lab=true
 fi
+t=0
+for s in $suites; do
+	name=${s%%:*}
+	secs=${s#*:}
+	if ! $in_lab; then
+		python3 "guest-tests/test_$name.py" || t=1
+		continue
+	fi
+	guest-tests/lab/lab-run --timeout "$secs" -- python3 "guest-tests/test_$name.py"
+	rc=$?
+	if [ "$rc" = 124 ] || [ "$rc" = 125 ]; then
+		echo "guest-tests: the lab failed during $name (lab-run status $rc); running $name again in a fresh lab"
+		guest-tests/lab/lab-run --timeout "$secs" -- python3 "guest-tests/test_$name.py"
+		rc=$?
+	fi
+	[ "$rc" = 0 ] || t=1
+done
+exit $t

@@ -8,11 +8,17 @@ log=build/test-summary
 stage() {
 	name=$1; shift
 	echo "=== $name"
-	"$@" 2>&1 | tee build/test-$name.log
+	{ "$@" 2>&1; echo "stage-exit: $?"; } | tee build/test-$name.log
 	line=$(grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed' build/test-$name.log)
+	rc=$(sed -n 's/^stage-exit: //p' build/test-$name.log)
 	# A stage that printed no summary (it crashed, or the lab failed) failed.
 	[ -n "$line" ] || line="$name: 0 passed, 1 failed (no summary line)"
 	echo "$line" >>"$log"
+	# So did one that exited non-zero without counting a failure (a lab
+	# timeout cuts the later suites off after earlier ones reported).
+	if [ "$rc" != 0 ] && ! echo "$line" | grep -qE ' [1-9][0-9]* failed'; then
+		echo "$name: 0 passed, 1 failed (exit status $rc)" >>"$log"
+	fi
 }
 # A short fuzz run of each libFuzzer target; a crash fails it.
 fuzz() {
