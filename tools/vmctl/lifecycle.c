@@ -35,8 +35,7 @@
 
 static bool	wait_gone(const struct store *, const char *, int);
 
-/* Print every spec error as "vmctl: FILE: path: message". */
-static int
+int
 load_spec_verbose(const char *path, struct vm_spec *spec)
 {
 	struct spec_errs errs;

@@ -46,23 +46,6 @@ usage(FILE *f)
 }
 
 static int
-load_spec(const char *path, struct vm_spec *spec)
-{
-	struct spec_errs errs;
-	unsigned int i;
-
-	if (spec_load(path, spec, &errs) == 0)
-		return 0;
-	/* File-level errors already start with the file's name. */
-	for (i = 0; i < errs.se_n; i++)
-		if (strncmp(errs.se_msg[i], path, strlen(path)) == 0)
-			fprintf(stderr, "vmctl: %s\n", errs.se_msg[i]);
-		else
-			fprintf(stderr, "vmctl: %s: %s\n", path, errs.se_msg[i]);
-	return -1;
-}
-
-static int
 cmd_run(int argc, char **argv)
 {
 	struct vmm_opts o = {
@@ -95,7 +78,7 @@ cmd_run(int argc, char **argv)
 		return VMM_ST_ERROR;
 	}
 	trace_point("main");
-	if (load_spec(argv[i], spec) < 0) {
+	if (load_spec_verbose(argv[i], spec) < 0) {
 		free(spec);
 		return VMM_ST_BADSPEC;
 	}
@@ -122,7 +105,7 @@ cmd_validate(int argc, char **argv)
 	spec = calloc(1, sizeof(*spec));
 	if (spec == NULL)
 		return VMM_ST_ERROR;
-	rc = load_spec(argv[1], spec) < 0 ? VMM_ST_BADSPEC : 0;
+	rc = load_spec_verbose(argv[1], spec) < 0 ? VMM_ST_BADSPEC : 0;
 	if (rc == 0)
 		printf("%s: valid\n", argv[1]);
 	free(spec);

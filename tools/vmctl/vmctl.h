@@ -14,7 +14,11 @@
 #define VMCTL_FAIL	1
 #define VMCTL_USAGE	2
 
+struct vm_spec;
+
 /* lifecycle.c */
+/* spec_load, printing every error as "vmctl: FILE: path: message"; 0 or -1. */
+int	load_spec_verbose(const char *path, struct vm_spec *spec);
 int	cmd_create(struct store *, int argc, char **argv);
 int	cmd_start(struct store *, int argc, char **argv);
 int	cmd_stop(struct store *, int argc, char **argv);
