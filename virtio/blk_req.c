@@ -23,27 +23,10 @@ vblk_add_data(struct vblk_req *req, const struct iovec *iov, unsigned int n,
 	if (total < skip + trim)
 		return -EINVAL;
 	want = total - skip - trim;
-	for (i = 0; i < n && want > 0; i++) {
-		size_t l = iov[i].iov_len;
-		uint8_t *b = iov[i].iov_base;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		b += skip;
-		l -= skip;
-		skip = 0;
-		if (l > want)
-			l = want;
-		if (req->vr_niov == VBLK_MAX_IOV)
-			return -E2BIG;
-		req->vr_iov[req->vr_niov].iov_base = b;
-		req->vr_iov[req->vr_niov].iov_len = l;
-		req->vr_niov++;
-		req->vr_len += l;
-		want -= l;
-	}
+	if (viov_slice(req->vr_iov, &req->vr_niov, VBLK_MAX_IOV, iov, n, skip,
+	    want) < 0)
+		return -E2BIG;
+	req->vr_len += want;
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /*
  * iovec copies for the request parsers (iov.h).
  */
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -47,4 +48,33 @@ viov_copy_to(const struct iovec *iov, unsigned int n, size_t off,
 {
 	/* Only read through buf when copying into the iovecs. */
 	return viov_copy(iov, n, off, (uint8_t *)(uintptr_t)src, len, true);
+}
+
+int
+viov_slice(struct iovec *dst, unsigned int *ndst, unsigned int cap,
+    const struct iovec *iov, unsigned int n, size_t skip, size_t want)
+{
+	unsigned int i;
+
+	for (i = 0; i < n && want > 0; i++) {
+		size_t l = iov[i].iov_len;
+		uint8_t *b = iov[i].iov_base;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		b += skip;
+		l -= skip;
+		skip = 0;
+		if (l > want)
+			l = want;
+		if (*ndst == cap)
+			return -E2BIG;
+		dst[*ndst].iov_base = b;
+		dst[*ndst].iov_len = l;
+		(*ndst)++;
+		want -= l;
+	}
+	return 0;
 }

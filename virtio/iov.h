@@ -1,6 +1,7 @@
 /*
- * Copying between a host buffer and a descriptor chain's iovecs, for the
- * request parsers (blk_req.c, net_req.c): a header may span descriptors.
+ * Copying between a host buffer and a descriptor chain's iovecs, and
+ * slicing a chain's iovecs, for the request parsers (blk_req.c,
+ * net_req.c): a header may span descriptors.
  */
 #ifndef VMM_VIRTIO_IOV_H
 #define VMM_VIRTIO_IOV_H
@@ -17,5 +18,13 @@ bool	viov_copy_from(const struct iovec *iov, unsigned int n, size_t off,
 	    void *dst, size_t len);
 bool	viov_copy_to(const struct iovec *iov, unsigned int n, size_t off,
 	    const void *src, size_t len);
+
+/*
+ * Append iov[0..n) minus skip bytes at the front, at most want bytes, to
+ * dst[*ndst..cap), dropping empty pieces.  0, or -E2BIG when dst is full
+ * (*ndst pieces were appended).
+ */
+int	viov_slice(struct iovec *dst, unsigned int *ndst, unsigned int cap,
+	    const struct iovec *iov, unsigned int n, size_t skip, size_t want);
 
 #endif /* VMM_VIRTIO_IOV_H */

@@ -28,39 +28,6 @@ vnet_iov_sum(const struct iovec *iov, unsigned int n, size_t cap)
 	return total;
 }
 
-/*
- * Append iov[0..n) minus skip bytes at the front, at most want bytes, to
- * dst[*ndst..cap), dropping empty pieces.
- */
-static int
-vnet_add_iov(struct iovec *dst, unsigned int *ndst, unsigned int cap,
-    const struct iovec *iov, unsigned int n, size_t skip, size_t want)
-{
-	unsigned int i;
-
-	for (i = 0; i < n && want > 0; i++) {
-		size_t l = iov[i].iov_len;
-		uint8_t *b = iov[i].iov_base;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		b += skip;
-		l -= skip;
-		skip = 0;
-		if (l > want)
-			l = want;
-		if (*ndst == cap)
-			return -E2BIG;
-		dst[*ndst].iov_base = b;
-		dst[*ndst].iov_len = l;
-		(*ndst)++;
-		want -= l;
-	}
-	return 0;
-}
-
 /* The header against the negotiated features and the frame (§5.1.6.2). */
 static int
 vnet_tx_check_hdr(const struct vnet_hdr *h, uint64_t acked, size_t frame_len)
@@ -139,7 +106,7 @@ vnet_tx_parse(const struct iovec *iov, unsigned int nout, unsigned int nin,
 	out->vt_iov[0].iov_base = &out->vt_hdr;
 	out->vt_iov[0].iov_len = VNET_HDR_LEN;
 	out->vt_niov = 1;
-	rc = vnet_add_iov(out->vt_iov, &out->vt_niov, VNET_MAX_IOV, iov, nout,
+	rc = viov_slice(out->vt_iov, &out->vt_niov, VNET_MAX_IOV, iov, nout,
 	    VNET_HDR_LEN, frame);
 	if (rc < 0)
 		return rc;
@@ -169,7 +136,7 @@ vnet_rx_buffers(const struct iovec *iov, unsigned int nout, unsigned int nin,
 	if (total > VNET_MAX_CHAIN)
 		total = VNET_MAX_CHAIN;
 	/* nin <= VIRTQ_MAX_IOV pieces: this cannot fail. */
-	(void)vnet_add_iov(out->vr_iov, &out->vr_niov, VIRTQ_MAX_IOV, iov, nin,
+	(void)viov_slice(out->vr_iov, &out->vr_niov, VIRTQ_MAX_IOV, iov, nin,
 	    0, total);
 	out->vr_len = total;
 	return 0;
