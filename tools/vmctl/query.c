@@ -77,20 +77,21 @@ print_uptime(json_t *v, int width)
 	printf("%-*s", width, buf);
 }
 
+/* A column's width in the table; the last column is not padded. */
+static int
+field_width(const char *f, bool last)
+{
+	if (last)
+		return 0;
+	return strcmp(f, "name") == 0 ? 20 : strcmp(f, "state") == 0 ? 9 : 8;
+}
+
 static void
 print_field(json_t *row, const char *f, bool last)
 {
+	int w = field_width(f, last);
 	json_t *v;
-	int w;
 
-	if (strcmp(f, "name") == 0)
-		w = 20;
-	else if (strcmp(f, "state") == 0)
-		w = 9;
-	else
-		w = 8;
-	if (last)
-		w = 0;
 	if (strcmp(f, "uptime") == 0) {
 		print_uptime(json_object_get(row, "uptime_s"), w);
 		if (!last)
@@ -184,9 +185,8 @@ cmd_list(struct store *st, int argc, char **argv)
 			    k++)
 				up[k] = (char)(fields[i][k] - 'a' + 'A');
 			up[k] = '\0';
-			printf(i == nf - 1 ? "%s" : strcmp(fields[i], "name") ==
-			    0 ? "%-20s " : strcmp(fields[i], "state") == 0 ?
-			    "%-9s " : "%-8s ", up);
+			printf("%-*s%s", field_width(fields[i], i == nf - 1), up,
+			    i == nf - 1 ? "" : " ");
 		}
 		printf("\n");
 		for (k = 0; k < json_array_size(all); k++) {

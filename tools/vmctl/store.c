@@ -159,21 +159,27 @@ store_unlock(int fd)
 		close(fd);	/* releases the flock */
 }
 
-unsigned long long
-store_starttime(pid_t pid)
+/*
+ * Read pid's state letter and start time (/proc/PID/stat fields 3 and 22)
+ * in one read.  false if there is no such process.
+ */
+static bool
+store_proc_stat(pid_t pid, char *state, unsigned long long *start)
 {
 	char p[64], *buf, *s;
-	unsigned long long t = 0;
 	int i;
 
 	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
 	buf = store_read(p, 4096);
 	if (buf == NULL)
-		return 0;
+		return false;
+	*state = '?';
+	*start = 0;
 	/* comm may hold spaces and parentheses: fields start after the last ')'. */
 	s = strrchr(buf, ')');
-	if (s != NULL) {
+	if (s != NULL && s[1] == ' ') {
 		s += 2;
+		*state = *s;
 		/* state is field 3; starttime is field 22. */
 		for (i = 3; i < 22 && s != NULL; i++) {
 			s = strchr(s, ' ');
@@ -181,27 +187,30 @@ store_starttime(pid_t pid)
 				s++;
 		}
 		if (s != NULL)
-			t = strtoull(s, NULL, 10);
+			*start = strtoull(s, NULL, 10);
 	}
 	free(buf);
-	return t;
+	return true;
+}
+
+unsigned long long
+store_starttime(pid_t pid)
+{
+	unsigned long long t;
+	char state;
+
+	return store_proc_stat(pid, &state, &t) ? t : 0;
 }
 
 bool
 store_pid_alive(pid_t pid, unsigned long long starttime)
 {
-	char p[64], *buf;
-	bool zombie;
+	unsigned long long t;
+	char state;
 
-	if (pid <= 0 || store_starttime(pid) != starttime)
-		return false;
 	/* A zombie is dead: its parent has not reaped it yet. */
-	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
-	buf = store_read(p, 4096);
-	zombie = buf != NULL && strrchr(buf, ')') != NULL &&
-	    strrchr(buf, ')')[2] == 'Z';
-	free(buf);
-	return !zombie;
+	return pid > 0 && store_proc_stat(pid, &state, &t) &&
+	    t == starttime && state != 'Z';
 }
 
 int
