@@ -2,7 +2,7 @@
 network namespace made here, hull-net<pid>: two bridges with the host's
 addresses and the host-side servers (iperf3, busybox httpd, an upload sink,
 guest-tests/netlab.py); each vmctl runs inside it (`ip netns exec`), so
-the taps Hull creates are there too.
+the taps and jail veths Hull creates are there too.
 
   bad-input   nics that must be refused before the guest runs, with status 2
               and a message naming the key, and no tap left behind: a
@@ -12,7 +12,7 @@ the taps Hull creates are there too.
   jumbo       one guest, 2 vCPUs, MTU 9000, the spec's MAC: ping, iperf3 both
               ways (1 and 4 streams), ping -s 8000 without fragments, a
               download and an upload checked with sha256; MAC, MTU, 2
-              queues, the tap in the bridge while it runs and gone after
+              queues, the jail's veth in the bridge while it runs and gone after
   no-offloads one guest, MTU 1500, "offloads": false: no checksum or TSO
               feature negotiated, iperf3 and both transfers intact
   two-guests  two guests on one bridge ping each other and run iperf3, one
@@ -132,7 +132,8 @@ def links_back(vm=None, timeout=5):
 
 def ports_of(bridge):
     out = S["ns"].ip("-o", "link", "show", "master", bridge).stdout
-    return [l.split(":")[1].strip() for l in out.splitlines()]
+    # "5: hv210n0@if2: <...>": a veth shows its peer after the @
+    return [l.split(":")[1].strip().split("@")[0] for l in out.splitlines()]
 
 
 def show(vm, rates):
@@ -197,10 +198,12 @@ def t_jumbo():
                steps, vcpus=2, extra="hull.streams=1,4")
     try:
         vm.expect(r"HULL: net up", TIMEOUT)
-        taps = ports_of(BR9K)
-        check_vm(vm, len(taps) == 1, f"expected one tap in {BR9K} while the guest runs: {taps}")
-        mtu = S["ns"].sh("cat", f"/sys/class/net/{taps[0]}/mtu").stdout.strip()
-        check_vm(vm, mtu == "9000", f"tap {taps[0]} has MTU {mtu}, not 9000")
+        # The jail's veth (docs/jail.md) is the VM's one port in the bridge.
+        ports = ports_of(BR9K)
+        check_vm(vm, len(ports) == 1 and ports[0].startswith("hv"),
+                 f"expected one jail veth (hv...) in {BR9K} while the guest runs: {ports}")
+        mtu = S["ns"].sh("cat", f"/sys/class/net/{ports[0]}/mtu").stdout.strip()
+        check_vm(vm, mtu == "9000", f"veth {ports[0]} has MTU {mtu}, not 9000")
         finish(vm)
     finally:
         vm.kill()

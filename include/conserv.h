@@ -10,6 +10,7 @@
 
 #include <poll.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct conserv;
 struct uart;
@@ -42,5 +43,20 @@ void	conserv_handle(struct conserv *, struct uart *u,
 void	conserv_drain(struct conserv *);
 
 void	conserv_close(struct conserv *);
+
+/*
+ * Send the log to fd (a pipe to the jail's keeper) instead of a file: the
+ * writer with the file rotates it.  Takes fd.
+ */
+void	conserv_log_to(struct conserv *, int fd);
+
+/*
+ * The console log file, shared with the jail's keeper: open path for
+ * appending (size gets its length), and append n bytes, rotating the file
+ * to path.1 past CONSERV_LOG_MAX (*fd is reopened, -1 if that fails).
+ */
+int	conserv_log_open(const char *path, off_t *size);
+void	conserv_log_write(int *fd, off_t *size, const char *path,
+	    const void *b, size_t n);
 
 #endif /* VMM_CONSERV_H */

@@ -31,6 +31,12 @@ struct disk_spec {
 	bool		ds_readonly;			/* default false */
 	char		ds_serial[SPEC_SERIAL_MAX + 1];	/* "" when none given */
 	enum spec_cache	ds_cache;
+	/*
+	 * limits.disk_iops and limits.disk_bps, copied here by spec.c: the
+	 * virtio-blk model sees only its disk_spec.  0: no limit.
+	 */
+	uint64_t	ds_iops;
+	uint64_t	ds_bps;
 };
 
 #define SPEC_NICS_MAX		8
@@ -49,6 +55,12 @@ struct nic_spec {
 	unsigned int	ns_queues;	/* 0: one pair per vCPU */
 	bool		ns_vhost;
 	bool		ns_no_offloads;	/* "offloads": false */
+	/*
+	 * "rate_limit": token buckets inside the device, each direction
+	 * (guest transmit, guest receive) on its own.  0: no limit.
+	 */
+	uint64_t	ns_rate_bps;	/* bytes per second */
+	uint64_t	ns_rate_pps;	/* packets per second */
 };
 
 #define SPEC_META_MAX		32	/* entries in "metadata" */
@@ -59,6 +71,22 @@ struct nic_spec {
 struct spec_meta {
 	char		sm_key[SPEC_META_KEY_MAX + 1];
 	char		sm_val[SPEC_META_VAL_MAX + 1];
+};
+
+#define SPEC_CPU_CAP_MAX	(100 * SPEC_VCPUS_MAX)	/* percent of one CPU */
+#define SPEC_RATE_BYTES_MAX	(1ULL << 40)	/* bytes/s: 1 TiB/s, "no limit" in effect */
+#define SPEC_RATE_OPS_MAX	1000000000ULL	/* packets or requests per second */
+
+/*
+ * "limits": what the VM's jail holds it to (docs/jail.md).  0: no limit of
+ * that kind.  Disk limits apply to each disk on its own, both as cgroup
+ * io.max and as token buckets in the device (io.max does not see the page
+ * cache or io_uring's own workers).
+ */
+struct limits_spec {
+	unsigned int	ls_cpu_cap;	/* percent of one CPU, as vmadm's cpu_cap */
+	uint64_t	ls_disk_iops;	/* requests per second, reads and writes */
+	uint64_t	ls_disk_bps;	/* bytes per second, reads and writes */
 };
 
 struct vm_spec {
@@ -73,6 +101,8 @@ struct vm_spec {
 	unsigned int	vs_nnics;
 	struct nic_spec	vs_nics[SPEC_NICS_MAX];
 	bool		vs_autoboot;		/* `vmctl autoboot` starts it */
+	bool		vs_jail;		/* default true; false: debugging only */
+	struct limits_spec vs_limits;
 	unsigned int	vs_nmeta;
 	struct spec_meta vs_meta[SPEC_META_MAX];	/* in the spec's order */
 };

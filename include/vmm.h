@@ -39,6 +39,11 @@ struct vmm_opts {
 	const char	*vo_console_log;
 	const char	*vo_control_sock;
 	int		 vo_ready_fd;
+	/*
+	 * Where the jail's keeper records what to remove should it be
+	 * killed (sbx_cleanup_record), or NULL.
+	 */
+	const char	*vo_jail_record;
 };
 
 /* The console escape: Ctrl-] ends the VM, as telnet and virsh use it. */

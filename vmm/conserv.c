@@ -5,6 +5,7 @@
  * for that client (it is still in the log and the ring).
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,6 @@ conserv_open(const char *sock_path, const char *log_path,
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct conserv *cs;
-	struct stat st;
 	int rc;
 
 	if (strlen(sock_path) >= sizeof(sa.sun_path)) {
@@ -59,12 +59,9 @@ conserv_open(const char *sock_path, const char *log_path,
 	if (log_path != NULL) {
 		snprintf(cs->cs_log_path, sizeof(cs->cs_log_path), "%s",
 		    log_path);
-		cs->cs_log = open(log_path, O_WRONLY | O_CREAT | O_APPEND |
-		    O_CLOEXEC, 0640);
+		cs->cs_log = conserv_log_open(log_path, &cs->cs_log_size);
 		if (cs->cs_log < 0)
 			goto fail_errno;
-		if (fstat(cs->cs_log, &st) == 0)
-			cs->cs_log_size = st.st_size;
 	}
 	cs->cs_listen = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
 	    SOCK_NONBLOCK, 0);
@@ -111,26 +108,55 @@ conserv_detach(struct conserv *cs)
 	cs->cs_client = -1;
 }
 
+int
+conserv_log_open(const char *path, off_t *size)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	*size = fd >= 0 && fstat(fd, &st) == 0 ? st.st_size : 0;
+	return fd;
+}
+
+void
+conserv_log_write(int *fd, off_t *size, const char *path, const void *b,
+    size_t n)
+{
+	char old[PATH_MAX];
+
+	if (*fd < 0)
+		return;
+	if (path != NULL && *size + (off_t)n > CONSERV_LOG_MAX) {
+		/* Keep one old log; the disk does not fill with output. */
+		snprintf(old, sizeof(old), "%s.1", path);
+		(void)rename(path, old);
+		close(*fd);
+		*fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_TRUNC |
+		    O_CLOEXEC, 0640);
+		*size = 0;
+		if (*fd < 0)
+			return;
+	}
+	/* A pipe to the keeper may be full: that output is not logged. */
+	if (write(*fd, b, n) == (ssize_t)n)
+		*size += (off_t)n;
+}
+
+void
+conserv_log_to(struct conserv *cs, int fd)
+{
+	if (cs->cs_log >= 0)
+		close(cs->cs_log);
+	cs->cs_log = fd;
+	cs->cs_log_path[0] = '\0';
+}
+
 static void
 conserv_log(struct conserv *cs, const uint8_t *b, size_t n)
 {
-	char old[sizeof(cs->cs_log_path) + 4];
-
-	if (cs->cs_log < 0)
-		return;
-	if (cs->cs_log_size + (off_t)n > CONSERV_LOG_MAX) {
-		/* Keep one old log; the disk does not fill with output. */
-		snprintf(old, sizeof(old), "%s.1", cs->cs_log_path);
-		(void)rename(cs->cs_log_path, old);
-		close(cs->cs_log);
-		cs->cs_log = open(cs->cs_log_path, O_WRONLY | O_CREAT |
-		    O_APPEND | O_TRUNC | O_CLOEXEC, 0640);
-		cs->cs_log_size = 0;
-		if (cs->cs_log < 0)
-			return;
-	}
-	if (write(cs->cs_log, b, n) == (ssize_t)n)
-		cs->cs_log_size += (off_t)n;
+	conserv_log_write(&cs->cs_log, &cs->cs_log_size,
+	    cs->cs_log_path[0] != '\0' ? cs->cs_log_path : NULL, b, n);
 }
 
 static void

@@ -18,6 +18,11 @@
 
 #include "conserv.h"
 #include "machine.h"
+#include "sbx.h"
+#if __has_include("sbx_seccomp.h")
+#include "sbx_seccomp.h"
+#define HAVE_SBX_SECCOMP 1
+#endif
 #include "session.h"
 #include "spec.h"
 #include "trace.h"
@@ -300,7 +305,7 @@ vmm_ready(const struct vmm_opts *o, int status, const char *err)
 static int
 vmm_boot(struct vm *vm, int kvm_fd, const struct vm_spec *spec,
     const struct boot_image *bim, const struct vmm_opts *o,
-    struct console *co, int sig_fd, char *err, size_t errlen)
+    struct console *co, int sig_fd, struct sbx *sb, char *err, size_t errlen)
 {
 	uint64_t rsdp = 0;
 	int rc, status;
@@ -317,10 +322,23 @@ vmm_boot(struct vm *vm, int kvm_fd, const struct vm_spec *spec,
 	trace_point("loaded");
 	if (rc == 0)
 		rc = vcpu_create_all(vm);
+	/* Everything is open: into the jail before any thread starts. */
+	if (rc == 0 && sb != NULL && (rc = sbx_enter(sb, vm->vm_err,
+	    sizeof(vm->vm_err))) == 0) {
+		trace_point("jailed");
+#ifdef HAVE_SBX_SECCOMP
+		sbx_filter_threads = true;
+#endif
+	}
 	if (rc == 0)
 		rc = pcihost_start(vm);
 	if (rc == 0)
 		rc = vcpu_start_all(vm);
+#ifdef HAVE_SBX_SECCOMP
+	if (rc == 0 && sb != NULL)
+		rc = sbx_seccomp_install(SBX_MAIN, vm->vm_err,
+		    sizeof(vm->vm_err));
+#endif
 	if (rc < 0) {
 		snprintf(err, errlen, "%s", vm->vm_err);
 		vmm_teardown(vm);
@@ -374,7 +392,7 @@ vmm_sockets(struct console *co, const struct vmm_opts *o, char *err,
 
 static int
 vmm_run_checked(const struct vm_spec *spec, const struct vmm_opts *o,
-    char *err, size_t errlen)
+    struct sbx *sb, char *err, size_t errlen)
 {
 	struct boot_image bim;
 	struct console co;
@@ -416,12 +434,14 @@ vmm_run_checked(const struct vm_spec *spec, const struct vmm_opts *o,
 	co.co_sess.ss_spec = spec;
 	clock_gettime(CLOCK_MONOTONIC, &co.co_sess.ss_started);
 	status = vmm_sockets(&co, o, err, errlen);
+	if (status == 0 && sb != NULL && sb->sb_log_fd >= 0 && co.co_srv != NULL)
+		conserv_log_to(co.co_srv, sb->sb_log_fd);
 	if (status == 0)
 		console_open(&co, o);
 	while (status == 0) {
 		err[0] = '\0';
-		status = vmm_boot(&vm, kvm_fd, spec, &bim, o, &co, sig_fd, err,
-		    errlen);
+		status = vmm_boot(&vm, kvm_fd, spec, &bim, o, &co, sig_fd, sb,
+		    err, errlen);
 		boot_close(&bim);
 		if (status != VMM_ST_REBOOT || o->vo_no_reboot)
 			break;
@@ -442,6 +462,23 @@ vmm_run_checked(const struct vm_spec *spec, const struct vmm_opts *o,
 	return status;
 }
 
+/* What the jail cannot change is checked before it is built. */
+static int
+vmm_precheck(const struct vm_spec *spec, char *err, size_t errlen)
+{
+	struct boot_image bim;
+	int kvm_fd;
+
+	if (vmm_check_host(spec, err, errlen) < 0 ||
+	    boot_probe(spec, &bim, err, errlen) < 0)
+		return VMM_ST_BADSPEC;
+	boot_close(&bim);
+	if (vm_open_kvm(&kvm_fd, err, errlen) < 0)
+		return VMM_ST_ERROR;
+	close(kvm_fd);
+	return 0;
+}
+
 int
 vmm_run(const struct vm_spec *spec, const struct vmm_opts *o, char *err,
     size_t errlen)
@@ -449,7 +486,17 @@ vmm_run(const struct vm_spec *spec, const struct vmm_opts *o, char *err,
 	int status;
 
 	err[0] = '\0';
-	status = vmm_run_checked(spec, o, err, errlen);
+	if (!spec->vs_jail) {
+		fprintf(stderr, "hull: %s: WARNING: \"jail\": false: the VMM "
+		    "runs unconfined, with all of vmctl's privileges; for "
+		    "debugging only\n", spec->vs_name);
+		status = vmm_run_checked(spec, o, NULL, err, errlen);
+	} else {
+		status = vmm_precheck(spec, err, errlen);
+		/* The keeper passes on the jailed VMM's word. */
+		if (status == 0)
+			return sbx_run(spec, o, vmm_run_checked, err, errlen);
+	}
 	/* A VM that never ran: its starter learns why (no-op if it ran). */
 	vmm_ready(o, status == 0 ? VMM_ST_ERROR : status, err[0] ? err :
 	    "the VM stopped before it ran");

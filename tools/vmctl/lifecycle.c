@@ -114,6 +114,7 @@ vmm_child(const struct store *st, const char *name, struct vm_spec *spec,
 		.vo_console_log = "console.log",
 		.vo_control_sock = "control.sock",
 		.vo_ready_fd = ready_fd,
+		.vo_jail_record = "jail.rec",
 	};
 	char dir[PATH_MAX], line[128], err[600], comm[16];
 	json_t *ex;
@@ -463,7 +464,7 @@ cmd_delete(struct store *st, int argc, char **argv)
 	static const char *const files[] = { "spec.json", "exit.json",
 	    "vmm.log", "console.log", "console.log.1", "vmm.pid",
 	    "console.sock", "control.sock", "spec.json.tmp", "exit.json.tmp",
-	    "vmm.pid.tmp", "lock" };
+	    "vmm.pid.tmp", "jail.rec", "lock" };
 	struct vm_status vs;
 	const char *how;
 	char err[300], p[PATH_MAX];
@@ -496,6 +497,7 @@ cmd_delete(struct store *st, int argc, char **argv)
 			return VMCTL_FAIL;
 		}
 	}
+	store_clean_run(st, argv[i]);	/* a killed keeper's jail */
 	/* Files Hull did not put there: say so before removing anything. */
 	if (delete_foreign(st, argv[i], files, sizeof(files) / sizeof(files[0]),
 	    p, sizeof(p))) {

@@ -277,6 +277,36 @@ log_tail(const struct store *st, const char *name)
 	return out;
 }
 
+/* The running VM's jail, as its keeper recorded it (vmm/sbx.c). */
+static json_t *
+jail_info(const struct store *st, const char *name)
+{
+	char p[PATH_MAX], line[PATH_MAX + 16], key[16], val[PATH_MAX];
+	json_t *j, *veths;
+	FILE *f;
+
+	if (store_path(st, name, "jail.rec", p, sizeof(p)) < 0 ||
+	    (f = fopen(p, "re")) == NULL)
+		return NULL;
+	j = json_object();
+	veths = json_array();
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%15s %4095s", key, val) != 2)
+			continue;
+		if (strcmp(key, "veth") == 0)
+			json_array_append_new(veths, json_string(val));
+		else if (strcmp(key, "pid") == 0)
+			json_object_set_new(j, "keeper", json_integer(atoll(val)));
+		else if (strcmp(key, "vmm") == 0 || strcmp(key, "uid") == 0)
+			json_object_set_new(j, key, json_integer(atoll(val)));
+		else if (strcmp(key, "root") == 0 || strcmp(key, "cgroup") == 0)
+			json_object_set_new(j, key, json_string(val));
+	}
+	fclose(f);
+	json_object_set_new(j, "veths", veths);
+	return j;
+}
+
 int
 cmd_info(struct store *st, int argc, char **argv)
 {
@@ -307,6 +337,8 @@ cmd_info(struct store *st, int argc, char **argv)
 			json_object_set_new(row, "control_error",
 			    json_string(err));
 		}
+		if ((ans = jail_info(st, argv[1])) != NULL)
+			json_object_set_new(row, "jail", ans);
 	}
 	/* A dead VMM says nothing: its log is what is left. */
 	json_object_set_new(row, "log_tail", log_tail(st, argv[1]));

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "sbx.h"
 #include "store.h"
 
 int
@@ -320,6 +321,9 @@ store_clean_run(const struct store *st, const char *name)
 	char p[PATH_MAX];
 	size_t i;
 
+	/* A keeper killed with SIGKILL left its jail's cgroup and dirs. */
+	if (store_path(st, name, "jail.rec", p, sizeof(p)) == 0)
+		(void)sbx_cleanup_record(p);
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		if (store_path(st, name, files[i], p, sizeof(p)) == 0)
 			(void)unlink(p);
