@@ -228,6 +228,69 @@ def bench_disk():
               f"ratio {ratio(h[0] if h else None, q[0] if q else None)}", flush=True)
 
 
+def fio_in_guest(spec_path):
+    """{job: (iops, KiB/s)} of the kit's fiobench job under `vmctl run`."""
+    p = subprocess.run([VMCTL, "run", "--no-reboot", spec_path], capture_output=True,
+                       timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+    out = p.stdout.decode("utf-8", "replace")
+    res = {m.group(1): (int(m.group(2)), int(m.group(3))) for m in
+           re.finditer(r"HULL: fio (\S+) iops=(\d+) bw_kib=(\d+)", out)}
+    if not res:
+        sys.stderr.write(f"bench: fio run failed: {out[-1500:]}\n"
+                         f"{p.stderr.decode('utf-8', 'replace')[-800:]}\n")
+    return res
+
+
+def bench_jail():
+    """What the jail costs (docs/jail.md): `vmctl run` of the tiny payload
+    to its exit, jailed and not, alternating; fio in a guest jailed and not;
+    iperf3 jailed and not (bench_net's hull and hull-nojail rows)."""
+    os.makedirs(WORK, exist_ok=True)
+    tiny = os.path.join(BUILD, "tiny", "tiny.bzImage")
+    runs = int(os.environ.get("HULL_BENCH_JAIL_RUNS", "15"))
+    t = {True: [], False: []}
+    for jail in (True, False):
+        with open(os.path.join(WORK, f"jail-{jail}.json"), "w") as f:
+            json.dump({"name": "benchjail", "ram": 64, "kernel": tiny, "cmdline": "x",
+                       "jail": jail}, f)
+    for _ in range(runs):
+        for jail in (True, False):
+            t0 = time.monotonic()
+            p = subprocess.run([VMCTL, "run", os.path.join(WORK, f"jail-{jail}.json")],
+                               capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+            if p.returncode == 0:
+                t[jail].append(time.monotonic() - t0)
+    j, u = med(t[True]), med(t[False])
+    print(f"jail  start+stop of the tiny payload, median of {runs}: jailed {fmt(j, 's')}, "
+          f"unjailed {fmt(u, 's')}, the jail costs "
+          f"{'n/a' if j is None or u is None else f'{(j - u) * 1000:.1f} ms'} "
+          f"(target < 5 ms{'; lab: TCG makes every clone, mount and exec slow' if LAB else ''})",
+          flush=True)
+    img = os.path.join(WORK, "jail-disk.img")
+    with open(img, "wb") as f:
+        f.truncate(512 << 20)
+    res = {}
+    for jail in (True, False):
+        spec = os.path.join(WORK, f"jail-disk-{jail}.json")
+        with open(spec, "w") as f:
+            json.dump({"name": "benchjaildisk", "vcpus": 2, "ram": RAM,
+                       "kernel": os.path.join(KIT, "vmlinuz-cloud"),
+                       "initrd": os.path.join(KIT, "initrd.img"),
+                       "cmdline": "console=ttyS0 quiet panic=-1 hull.job=fiobench",
+                       "disks": [{"path": img}], "jail": jail}, f)
+        res[jail] = fio_in_guest(spec)
+    for name in ("randread-4k-qd32", "randwrite-4k-qd32", "read-1M-qd4", "write-1M-qd4"):
+        a, b = res[True].get(name), res[False].get(name)
+        print(f"jail  disk {name:18} jailed {a[0] if a else 'n/a':>7} IOPS  unjailed "
+              f"{b[0] if b else 'n/a':>7} IOPS  jailed/unjailed "
+              f"{ratio(a[0] if a else None, b[0] if b else None)}", flush=True)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_net
+    bench_net.VMMS = ["hull", "hull-nojail"]
+    print("jail  network: the hull/hull-nojail column below is jailed/unjailed", flush=True)
+    bench_net.main()
+
+
 def vmm_mem_kb(pid):
     """(Rss, Pss) of a process in kB, from /proc/PID/smaps_rollup."""
     rss = pss = None
@@ -293,11 +356,15 @@ def bench_vms(n=None):
         bad = failed("creates", res)
         t_start, lat, res = timed(lambda nm: vmctl("start", nm), names, ncpu)
         bad += failed("starts", res)
-        pids = []
+        pids, running = [], 0
         for nm in names:
-            g = vmctl("get", nm)
+            g = vmctl("info", nm)
             if g.returncode == 0 and json.loads(g.stdout).get("state") == "running":
-                pids.append(json.loads(g.stdout)["pid"])
+                info = json.loads(g.stdout)
+                running += 1
+                pids.append(info["pid"])          # the keeper
+                if "jail" in info:
+                    pids.append(info["jail"]["vmm"])   # and the jailed VMM
         mem = [vmm_mem_kb(p) for p in pids]
         rss = sum(m[0] for m in mem if m[0] is not None)
         pss = sum(m[1] for m in mem if m[1] is not None)
@@ -315,10 +382,11 @@ def bench_vms(n=None):
         print(f"vms   start  {rate:7.1f} VMs/s with {ncpu} at once = {rate / ncpu:.1f} "
               f"VMs/s per core ({t_start:.2f}s for {n}; one start: median "
               f"{statistics.median(lat) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms); "
-              f"{len(pids)}/{n} running", flush=True)
-        print(f"vms   memory of {len(pids)} running VMMs: Rss {rss / 1024:.1f} MiB in all "
-              f"({rss / max(len(pids), 1):.0f} kB each), Pss {pss / 1024:.1f} MiB "
-              f"({pss / max(len(pids), 1):.0f} kB each); {threads} threads", flush=True)
+              f"{running}/{n} running", flush=True)
+        print(f"vms   memory of {running} running VMs (keeper + jailed VMM): Rss "
+              f"{rss / 1024:.1f} MiB in all ({rss / max(running, 1):.0f} kB each), Pss "
+              f"{pss / 1024:.1f} MiB ({pss / max(running, 1):.0f} kB each); {threads} threads",
+              flush=True)
         print(f"vms   stop -F {n / t_stop:7.1f} VMs/s, delete {n / t_delete:7.1f} VMs/s"
               f"{f'; {bad} verbs failed' if bad else ''}", flush=True)
         if LAB:
@@ -336,7 +404,7 @@ def main():
     if not os.path.exists("/dev/kvm"):
         print("bench: no /dev/kvm here")
         sys.exit(1)
-    what = sys.argv[1:] or ["tiny", "vms", "boot", "disk", "net"]
+    what = sys.argv[1:] or ["tiny", "vms", "boot", "disk", "net", "jail"]
     if "tiny" in what:
         bench_tiny()
     if "vms" in what:
@@ -350,6 +418,8 @@ def main():
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import bench_net
         bench_net.main()
+    if "jail" in what:
+        bench_jail()
 
 
 if __name__ == "__main__":

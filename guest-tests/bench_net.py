@@ -54,6 +54,8 @@ def start(ns, vmm, idx, steps, peer):
         spec = {"name": name, "vcpus": VCPUS, "ram": RAM, "kernel": KERNEL,
                 "initrd": INITRD, "cmdline": cmdline,
                 "nics": [{"bridge": BR, "mac": mac, "queues": QUEUES, "vhost": vhost}]}
+        if vmm == "hull-nojail":        # make bench's jail part: the cost of the jail
+            spec["jail"] = False
         return VM(spec, args=["--no-reboot"], prefix=ns.prefix())
     tap = f"qt{idx}"
     ns.tap(tap, BR, queues=QUEUES)
@@ -170,9 +172,10 @@ def main():
         ns.close()
     res = {vmm: {k: statistics.median([r[k] for r in rs if k in r])
                  for k in {k for r in rs for k in r}} for vmm, rs in runs.items()}
-    cols = [v for v in ("hull", "hull-vhost", "qemu", "qemu-vhost") if v in res] + ["veth"]
-    pairs = [(h, q) for h, q in (("hull", "qemu"), ("hull-vhost", "qemu-vhost"))
-             if h in res and q in res]
+    cols = [v for v in ("hull", "hull-nojail", "hull-vhost", "qemu", "qemu-vhost")
+            if v in res] + ["veth"]
+    pairs = [(h, q) for h, q in (("hull", "qemu"), ("hull-vhost", "qemu-vhost"),
+                                 ("hull", "hull-nojail")) if h in res and q in res]
     fmt = lambda x: "n/a" if x is None else f"{x:.2f}"
     ratio = lambda a, b: "n/a" if a is None or not b else f"{a / b:.2f}"
     print(f"net   iperf3 Gbit/s, {SECS} s per run, {VCPUS} vCPUs, {QUEUES} queue pairs, "

@@ -4,7 +4,7 @@ background, driven only through vmctl and the files of the VM store.
 
   main      start (returns running), console (type, read, detach; attach
             again and see the replay; a second typist is refused), stats
-            (exit counters move while the guest prints), info (vCPU tids are threads of the VMM),
+            (exit counters move while the guest prints), info (vCPU tids are threads of the jailed VMM),
             graceful stop (exit.json status 0), start again (a second start
             is refused), reboot (boots 2, a second boot on the console),
             delete refused while running, delete -F
@@ -371,10 +371,13 @@ def t_main_stats_info():
     pid = PIDS[name]
     check(info["state"] == "running" and info["pid"] == pid and info["boots"] == 1 and
           info["vcpus"] == 1 and info["ram_mib"] == RAM, f"info: {info}")
-    tasks = set(int(t) for t in os.listdir(f"/proc/{pid}/task"))
+    # pid is the keeper; the vCPUs are threads of the jailed VMM
+    # (docs/jail.md), whose host tids vmctl info reports.
+    vmm = info["jail"]["vmm"]
+    tasks = set(int(t) for t in os.listdir(f"/proc/{vmm}/task"))
     tids = [v["tid"] for v in info["vcpu_threads"]]
-    check(len(tids) == 1 and all(t in tasks and t != pid for t in tids),
-          f"vcpu tids {tids} are not threads of {pid} ({sorted(tasks)})")
+    check(len(tids) == 1 and all(t in tasks and t != vmm for t in tids),
+          f"vcpu tids {tids} are not threads of the jailed VMM {vmm} ({sorted(tasks)})")
     with open(f"/proc/{pid}/comm") as f:
         check(f.read().strip() == f"hull:{name}", "the VMM's name")
     check(any(f"VMM pid {pid} starting" in ln for ln in info["log_tail"]),

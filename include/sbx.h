@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 struct vm_spec;
 struct vmm_opts;
@@ -54,6 +55,9 @@ struct sbx {
 	/* The keeper's: the uid claim file and the running jailed VMM. */
 	char		 sb_claim[PATH_MAX];
 	pid_t		 sb_vmm;
+	/* The VM's, not one boot's: its first start and boots so far. */
+	struct timespec	 sb_started;
+	unsigned int	 sb_boots;
 	/* Where the record of this jail is kept for vmctl (NULL: none). */
 	const char	*sb_record;
 };

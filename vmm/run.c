@@ -433,6 +433,11 @@ vmm_run_checked(const struct vm_spec *spec, const struct vmm_opts *o,
 	memset(&co, 0, sizeof(co));
 	co.co_sess.ss_spec = spec;
 	clock_gettime(CLOCK_MONOTONIC, &co.co_sess.ss_started);
+	if (sb != NULL) {
+		/* One jailed VMM per boot: the keeper counts the VM's. */
+		co.co_sess.ss_started = sb->sb_started;
+		co.co_sess.ss_boots = sb->sb_boots;
+	}
 	status = vmm_sockets(&co, o, err, errlen);
 	if (status == 0 && sb != NULL && sb->sb_log_fd >= 0 && co.co_srv != NULL)
 		conserv_log_to(co.co_srv, sb->sb_log_fd);

@@ -418,6 +418,7 @@ sbx_run(const struct vm_spec *spec, const struct vmm_opts *o,
 	}
 	sb.sb_keeper = getpid();
 	sb.sb_record = o->vo_jail_record;
+	clock_gettime(CLOCK_MONOTONIC, &sb.sb_started);
 	status = VMM_ST_ERROR;
 	if (uid_claim(spec->vs_name, &sb.sb_uid, sb.sb_claim,
 	    sizeof(sb.sb_claim), err, errlen) < 0)
@@ -454,6 +455,7 @@ sbx_run(const struct vm_spec *spec, const struct vmm_opts *o,
 	for (;;) {
 		err[0] = '\0';
 		status = keeper_boot(&sb, o, boot, &k, first, err, errlen);
+		sb.sb_boots++;
 		keeper_unlink(&sb);
 		first = false;
 		if (status != VMM_ST_REBOOT || o->vo_no_reboot)

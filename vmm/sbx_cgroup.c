@@ -70,29 +70,39 @@ cg_read(const char *dir, const char *file, char *buf, size_t len)
 	return 0;
 }
 
+/* Where cgroup2 is mounted, per /proc/self/mountinfo. */
+static bool
+cg_find(char *out, size_t outlen)
+{
+	char line[4096], mnt[PATH_MAX], *dash;
+	FILE *f;
+
+	if ((f = fopen("/proc/self/mountinfo", "re")) == NULL)
+		return false;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		/* "... mount-point opts ... - fstype source opts" */
+		dash = strstr(line, " - ");
+		if (dash == NULL || strncmp(dash + 3, "cgroup2 ", 8) != 0)
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1) {
+			fclose(f);
+			snprintf(out, outlen, "%s", mnt);
+			return true;
+		}
+	}
+	fclose(f);
+	return false;
+}
+
 /* Where cgroup2 is mounted, mounting it at /sys/fs/cgroup if nowhere. */
 static int
 cg_mount_point(char *out, size_t outlen, char *err, size_t errlen)
 {
-	char line[4096], mnt[PATH_MAX], *dash;
 	struct stat st, up;
-	FILE *f;
+	int e;
 
-	f = fopen("/proc/self/mountinfo", "re");
-	if (f != NULL) {
-		while (fgets(line, sizeof(line), f) != NULL) {
-			/* "... mount-point opts ... - fstype source opts" */
-			dash = strstr(line, " - ");
-			if (dash == NULL || strncmp(dash + 3, "cgroup2 ", 8) != 0)
-				continue;
-			if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1) {
-				fclose(f);
-				snprintf(out, outlen, "%s", mnt);
-				return 0;
-			}
-		}
-		fclose(f);
-	}
+	if (cg_find(out, outlen))
+		return 0;
 	/* Not mounted: take /sys/fs/cgroup if it is a plain empty place. */
 	if (stat(CG_DEFAULT, &st) == 0 && stat("/sys/fs", &up) == 0 &&
 	    st.st_dev == up.st_dev &&
@@ -101,9 +111,13 @@ cg_mount_point(char *out, size_t outlen, char *err, size_t errlen)
 		snprintf(out, outlen, "%s", CG_DEFAULT);
 		return 0;
 	}
+	e = errno;
+	/* Another VM starting at the same moment may have mounted it. */
+	if (cg_find(out, outlen))
+		return 0;
 	snprintf(err, errlen, "cgroup v2 is not mounted and cannot be mounted "
 	    "at %s (%s); mount it with `mount -t cgroup2 none %s`, or set "
-	    "\"jail\": false", CG_DEFAULT, strerror(errno), CG_DEFAULT);
+	    "\"jail\": false", CG_DEFAULT, strerror(e), CG_DEFAULT);
 	return -ENOENT;
 }
 

@@ -1,6 +1,7 @@
 /*
  * list, get, info, stats: reading a VM's files and asking its VMM.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,6 +308,45 @@ jail_info(const struct store *st, const char *name)
 	return j;
 }
 
+/*
+ * The jailed VMM reports thread ids of its own pid namespace; its NSpid
+ * lines (proc(5)) give each one's id on the host, which is what ps, top and
+ * /proc here know.  ns_tid keeps the VMM's own number.
+ */
+static void
+host_tids(json_t *threads, long long vmm)
+{
+	char p[64], line[128];
+	long long host, ns;
+	struct dirent *de;
+	size_t i;
+	json_t *t;
+	FILE *f;
+	DIR *d;
+
+	snprintf(p, sizeof(p), "/proc/%lld/task", vmm);
+	if ((d = opendir(p)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		snprintf(p, sizeof(p), "/proc/%lld/task/%.20s/status", vmm,
+		    de->d_name);
+		if (de->d_name[0] == '.' || (f = fopen(p, "re")) == NULL)
+			continue;
+		host = ns = -1;
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (sscanf(line, "NSpid: %lld %lld", &host, &ns) == 2)
+				break;
+		fclose(f);
+		json_array_foreach(threads, i, t)
+			if (ns > 0 && json_integer_value(json_object_get(t,
+			    "tid")) == ns && json_object_get(t, "ns_tid") == NULL) {
+				json_object_set_new(t, "ns_tid", json_integer(ns));
+				json_object_set_new(t, "tid", json_integer(host));
+			}
+	}
+	closedir(d);
+}
+
 int
 cmd_info(struct store *st, int argc, char **argv)
 {
@@ -337,8 +377,11 @@ cmd_info(struct store *st, int argc, char **argv)
 			json_object_set_new(row, "control_error",
 			    json_string(err));
 		}
-		if ((ans = jail_info(st, argv[1])) != NULL)
+		if ((ans = jail_info(st, argv[1])) != NULL) {
+			host_tids(json_object_get(row, "vcpu_threads"),
+			    json_integer_value(json_object_get(ans, "vmm")));
 			json_object_set_new(row, "jail", ans);
+		}
 	}
 	/* A dead VMM says nothing: its log is what is left. */
 	json_object_set_new(row, "log_tail", log_tail(st, argv[1]));
