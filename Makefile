@@ -80,9 +80,9 @@ $(BUILD)/san/tests/%.o:
 # The jail probe (vmm/tests/jail_probe.c): the VMM's jail with no VM in it,
 # run by guest-tests/test_jail.py.  Not sanitized: ASan's own system calls
 # would need a seccomp allowlist of their own.
-$(BUILD)/test/jail_probe: vmm/tests/jail_probe.c $(BUILD)/libhull.a
+$(BUILD)/test/jail_probe: vmm/tests/jail_probe.c $(BUILD)/libhull.a $(wildcard include/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASEFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libhull.a $(LDLIBS)
+	$(CC) $(HDRFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(BUILD)/libhull.a $(LDLIBS)
 
 unit-test: deps $(TEST_BINS)
 	@sh tools/run-unit.sh $(TEST_BINS)
@@ -133,8 +133,8 @@ $(BUILD)/fuzz/fuzz_net_req: virtio/tests/fuzz_net_req.c virtio/net_req.c \
 # The virtio-net device itself (control and transmit queues) over a RAM
 # image, on a tap in the fuzzer's own network namespace (needs root).
 FUZZ_NET_DEV_SRCS := virtio/tests/fuzz_net_dev.c virtio/net.c \
-	virtio/net_req.c virtio/iov.c virtio/virtq.c vmm/gm.c vmm/ioloop.c \
-	devices/tap.c
+	virtio/net_req.c virtio/iov.c virtio/virtq.c virtio/tbucket.c vmm/gm.c \
+	vmm/ioloop.c devices/tap.c
 
 $(BUILD)/fuzz/fuzz_net_dev: $(FUZZ_NET_DEV_SRCS) $(wildcard include/*.h virtio/*.h)
 	@mkdir -p $(dir $@)
@@ -169,7 +169,8 @@ fuzz: deps $(BUILD)/fuzz/fuzz_spec $(BUILD)/fuzz/fuzz_ctl $(BUILD)/fuzz/fuzz_blk
 
 # Hull's virtio-blk model driven from a host thread (no KVM), beside fio.
 BLK_HARNESS_SRCS := guest-tests/bench/blk_harness.c virtio/blk.c \
-	virtio/blk_req.c virtio/iov.c virtio/virtq.c vmm/gm.c vmm/ioloop.c devices/blk.c \
+	virtio/blk_req.c virtio/iov.c virtio/virtq.c virtio/tbucket.c vmm/gm.c \
+	vmm/ioloop.c devices/blk.c \
 	devices/blk_uring.c devices/blk_aio.c devices/blk_sync.c
 
 $(BUILD)/bench/blk_harness: $(BLK_HARNESS_SRCS) $(wildcard include/*.h virtio/*.h devices/*.h)
@@ -185,7 +186,7 @@ bench-blk: deps $(BUILD)/bench/blk_harness
 # network namespace of its own, beside raw tap reads and writes.
 NET_HARNESS_SRCS := guest-tests/bench/net_harness.c virtio/net.c \
 	virtio/net_vhost.c virtio/net_req.c virtio/iov.c virtio/virtq.c \
-	vmm/gm.c vmm/ioloop.c devices/tap.c
+	virtio/tbucket.c vmm/gm.c vmm/ioloop.c devices/tap.c
 
 $(BUILD)/bench/net_harness: $(NET_HARNESS_SRCS) $(wildcard include/*.h virtio/*.h)
 	@mkdir -p $(dir $@)

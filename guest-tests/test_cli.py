@@ -421,7 +421,8 @@ def t_lc_get():
     want_spec = {"name": "lc-get", "vcpus": 1, "ram": 1024,
                  "kernel": f"{sd}/k.bzImage", "cmdline": "",
                  "disks": [{"path": f"{sd}/d.img", "readonly": False, "cache": "none"}],
-                 "nics": [], "autoboot": False,
+                 "nics": [], "autoboot": False, "jail": True,
+                 "limits": {"cpu_cap": 0, "disk_iops": 0, "disk_bps": 0},
                  "metadata": {"role": "web", "owner": "ops"},
                  "initrd": f"{sd}/sub/../k.bzImage"}
     check(got["spec"] == want_spec, f"spec: {got['spec']}\nwant: {want_spec}")
@@ -438,7 +439,8 @@ def t_lc_get():
     lc_create("lc-min", ram=None, cmdline=None)
     s = lc_json(["get", "lc-min"])["spec"]
     check(s == {"name": "lc-min", "vcpus": 1, "ram": 256, "kernel": TINY, "cmdline": "",
-                "disks": [], "nics": [], "autoboot": False, "metadata": {}},
+                "disks": [], "nics": [], "autoboot": False, "jail": True,
+                "limits": {"cpu_cap": 0, "disk_iops": 0, "disk_bps": 0}, "metadata": {}},
           f"defaults: {s}")
     lc(["delete", "lc-get"])
     lc(["delete", "lc-min"])

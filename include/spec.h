@@ -73,9 +73,10 @@ struct spec_meta {
 	char		sm_val[SPEC_META_VAL_MAX + 1];
 };
 
+/* Upper bounds of "limits" and "rate_limit"; 0 is no limit. */
 #define SPEC_CPU_CAP_MAX	(100 * SPEC_VCPUS_MAX)	/* percent of one CPU */
-#define SPEC_RATE_BYTES_MAX	(1ULL << 40)	/* bytes/s: 1 TiB/s, "no limit" in effect */
-#define SPEC_RATE_OPS_MAX	1000000000ULL	/* packets or requests per second */
+#define SPEC_RATE_BYTES_MAX	(1ULL << 40)	/* bytes/s: 1 TiB/s */
+#define SPEC_RATE_OPS_MAX	1000000000ULL	/* packets or requests/s */
 
 /*
  * "limits": what the VM's jail holds it to (docs/jail.md).  0: no limit of

@@ -28,7 +28,7 @@ fuzz() {
 		tail -30 build/fuzz.log; echo "fuzz: 0 passed, 1 failed"
 	fi
 }
-stage unit sh tools/run-unit.sh build/test/*
+stage unit sh tools/run-unit.sh build/test/test_*
 stage fuzz fuzz
 stage cli python3 guest-tests/test_cli.py
 stage guest sh guest-tests/run-guest-tests.sh

@@ -6,6 +6,12 @@
  * guest pointer.  All of it runs on the I/O thread, except reset (a vCPU),
  * which takes vb_lock and drains the backend first, and the statistics
  * hook (the main thread), which takes vb_lock to copy the counters.
+ *
+ * limits.disk_iops and limits.disk_bps are token buckets (virtio/tbucket.h)
+ * on submission, one pair per disk for all its queues: out of tokens, a
+ * queue's requests stay in its ring until a timerfd says tokens are due.
+ * They hold for every backend and cache mode; cgroup io.max sees only the
+ * I/O that reaches a block device (docs/blk.md).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -13,11 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "blk_req.h"
 #include "blkdev.h"
 #include "ioloop.h"
 #include "spec.h"
+#include "tbucket.h"
 #include "virtio.h"
 
 #define VBLK_F_SIZE_MAX		1
@@ -63,6 +71,7 @@ struct vblk_stats {
 	uint64_t	st_read_bytes, st_written_bytes;	/* successful */
 	uint64_t	st_io_errors;	/* the backend failed or refused it */
 	uint64_t	st_bad_requests; /* refused before any I/O */
+	uint64_t	st_throttled;	/* a queue stopped for the limits */
 	uint64_t	st_lat_read[VBLK_LAT_BUCKETS];	/* microseconds */
 	uint64_t	st_lat_write[VBLK_LAT_BUCKETS];
 	uint64_t	st_lat_flush[VBLK_LAT_BUCKETS];
@@ -92,6 +101,16 @@ struct vblk {
 	struct blk_done		 vb_done[VBLK_BATCH];
 	bool			 vb_pushed[VBLK_QUEUES_MAX];
 	struct vblk_stats	 vb_stats;
+	/*
+	 * limits.disk_iops, limits.disk_bps: the disk's buckets, and a
+	 * one-shot timer (-1 without limits) for the queues they stopped.
+	 */
+	struct tb_limit		 vb_tb;
+	bool			 vb_limited;
+	int			 vb_timer_fd;
+	uint64_t		 vb_timer_at;	/* armed for (ns); 0: not armed */
+	unsigned int		 vb_timer_first; /* queue the timer takes first */
+	bool			 vb_throttled[VBLK_QUEUES_MAX];
 };
 
 static void
@@ -206,6 +225,30 @@ vblk_fill_cfg(struct vblk *vb)
 
 static void	vblk_completion(void *);
 static void	vblk_destroy(void *);
+static void	vblk_timer(void *);
+
+/* ", limits 200 IOPS 1048576 bytes/s", or "" without any. */
+static const char *
+vblk_limit_str(const struct vblk *vb, char *buf, size_t len)
+{
+	uint64_t iops = vb->vb_tb.tl_ops.tb_rate;
+	uint64_t bps = vb->vb_tb.tl_bytes.tb_rate;
+	size_t o;
+
+	buf[0] = '\0';
+	if (!vb->vb_limited)
+		return buf;
+	snprintf(buf, len, ", limits");
+	o = strlen(buf);
+	if (iops != 0)
+		snprintf(buf + o, len - o, " %llu IOPS",
+		    (unsigned long long)iops);
+	o = strlen(buf);
+	if (bps != 0)
+		snprintf(buf + o, len - o, " %llu bytes/s",
+		    (unsigned long long)bps);
+	return buf;
+}
 
 static int
 vblk_create(struct virtio_dev *vd, const struct virtio_create *vc, void **priv,
@@ -217,7 +260,7 @@ vblk_create(struct virtio_dev *vd, const struct virtio_create *vc, void **priv,
 		.bo_cache = ds->ds_cache == SPEC_CACHE_WRITEBACK ?
 		    BLK_CACHE_WRITEBACK : BLK_CACHE_NONE,
 	};
-	char berr[256];
+	char berr[256], lim[80];
 	struct vblk *vb;
 	unsigned int nq;
 	int rc;
@@ -251,11 +294,16 @@ vblk_create(struct virtio_dev *vd, const struct virtio_create *vc, void **priv,
 		return rc;
 	}
 	vb->vb_info = blk_info(vb->vb_disk);
+	if (ds->ds_iops != 0 || ds->ds_bps != 0) {
+		tb_limit_init(&vb->vb_tb, ds->ds_bps, ds->ds_iops, tb_now());
+		vb->vb_limited = true;
+	}
 	/* Say which backend serves the disk: it decides speed and durability. */
-	fprintf(stderr, "hull: disks[%u]: %s: %s, %s%s%s%s\n", vc->vc_index,
+	fprintf(stderr, "hull: disks[%u]: %s: %s, %s%s%s%s%s\n", vc->vc_index,
 	    ds->ds_path, vb->vb_info->bi_engine, vb->vb_info->bi_direct ?
 	    "O_DIRECT" : "buffered", vb->vb_info->bi_readonly ? ", read-only" :
-	    "", vb->vb_info->bi_note[0] ? "; " : "", vb->vb_info->bi_note);
+	    "", vblk_limit_str(vb, lim, sizeof(lim)),
+	    vb->vb_info->bi_note[0] ? "; " : "", vb->vb_info->bi_note);
 	vb->vb_slots = calloc((size_t)nq * vb->vb_qsize, sizeof(*vb->vb_slots));
 	if (vb->vb_slots == NULL) {
 		blk_close(vb->vb_disk);
@@ -264,6 +312,7 @@ vblk_create(struct virtio_dev *vd, const struct virtio_create *vc, void **priv,
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&vb->vb_lock, NULL);
+	vb->vb_timer_fd = -1;
 	vb->vb_dev = vd;
 	vb->vb_loop = vc->vc_loop;
 	vb->vb_cache = o.bo_cache;
@@ -281,6 +330,21 @@ vblk_create(struct virtio_dev *vd, const struct virtio_create *vc, void **priv,
 		    "completions: %s", vc->vc_index, strerror(-rc));
 		vblk_destroy(vb);
 		return rc;
+	}
+	if (vb->vb_limited) {
+		vb->vb_timer_fd = tb_timer_open();
+		if (vb->vb_timer_fd < 0 || (rc = ioloop_add(vb->vb_loop,
+		    vb->vb_timer_fd, vblk_timer, vb)) < 0) {
+			rc = vb->vb_timer_fd < 0 ? vb->vb_timer_fd : rc;
+			if (vb->vb_timer_fd >= 0)
+				close(vb->vb_timer_fd);
+			vb->vb_timer_fd = -1;
+			snprintf(vc->vc_err, vc->vc_errlen, "disks[%u]: cannot set "
+			    "up the limits' timer: %s", vc->vc_index,
+			    strerror(-rc));
+			vblk_destroy(vb);
+			return rc;
+		}
 	}
 	/* The ID is 20 bytes, NUL-padded, not NUL-terminated when full. */
 	memcpy(vb->vb_serial, ds->ds_serial, strnlen(ds->ds_serial,
@@ -487,7 +551,27 @@ vblk_get_id(struct vblk *vb, const struct vblk_req *r)
 	}
 }
 
-/* Take every available chain of queue q.  vb_lock held. */
+/*
+ * Whether the limits leave no token for one more request now; if so, the
+ * timer is set for when they will.  vb_lock held.
+ */
+static bool
+vblk_throttle(struct vblk *vb)
+{
+	uint64_t now = tb_now(), wait = tb_limit_wait(&vb->vb_tb, now);
+
+	if (wait == 0)
+		return false;
+	if (vb->vb_timer_at != 0 && vb->vb_timer_at <= now + wait)
+		return true;	/* it fires before then anyway */
+	/* No wake-up: better over the limit than a queue stuck for good. */
+	if (tb_timer_arm(vb->vb_timer_fd, now + wait) < 0)
+		return false;
+	vb->vb_timer_at = now + wait;
+	return true;
+}
+
+/* Take every available chain of queue q, as the limits allow.  vb_lock held. */
 static void
 vblk_drain_queue(struct vblk *vb, unsigned int q)
 {
@@ -497,6 +581,16 @@ vblk_drain_queue(struct vblk *vb, unsigned int q)
 	int rc, st;
 
 	for (;;) {
+		if (vb->vb_limited && virtq_has_buffers(vq) &&
+		    vblk_throttle(vb)) {
+			/*
+			 * The requests wait in the ring, and avail_event stays
+			 * behind: the driver need not kick until the timer.
+			 */
+			vb->vb_throttled[q] = true;
+			vb->vb_stats.st_throttled++;
+			break;
+		}
 		rc = virtq_pop(vq, ch);
 		if (rc == 0) {
 			/* Re-arm, then look again: closes the kick race. */
@@ -518,6 +612,10 @@ vblk_drain_queue(struct vblk *vb, unsigned int q)
 		}
 		st = vblk_parse(ch->vc_iov, ch->vc_nout, ch->vc_nin,
 		    &vb->vb_lim, r);
+		/* Every request is an operation; reads and writes move bytes. */
+		tb_limit_take(&vb->vb_tb, st == VBLK_S_OK &&
+		    (r->vr_type == VBLK_T_IN || r->vr_type == VBLK_T_OUT) ?
+		    r->vr_len : 0, 1);
 		if (st == -EBADMSG) {
 			vb->vb_stats.st_bad_requests++;
 			vblk_complete(vb, q, ch->vc_head, NULL, 0, 0);
@@ -568,8 +666,33 @@ vblk_notify(void *priv, unsigned int q)
 	struct vblk *vb = priv;
 
 	pthread_mutex_lock(&vb->vb_lock);
-	if (vb->vb_active && q < vb->vb_nq)
+	/* A throttled queue waits for the timer. */
+	if (vb->vb_active && q < vb->vb_nq && !vb->vb_throttled[q])
 		vblk_drain_queue(vb, q);
+	vblk_interrupts(vb);
+	pthread_mutex_unlock(&vb->vb_lock);
+}
+
+/* The limits' wait is over: take the throttled queues up again. */
+static void
+vblk_timer(void *priv)
+{
+	struct vblk *vb = priv;
+	unsigned int n, q;
+
+	tb_timer_ack(vb->vb_timer_fd);
+	pthread_mutex_lock(&vb->vb_lock);
+	vb->vb_timer_at = 0;
+	/* The first queue may spend all the new tokens: rotate. */
+	vb->vb_timer_first = (vb->vb_timer_first + 1) % vb->vb_nq;
+	for (n = 0; n < vb->vb_nq; n++) {
+		q = (vb->vb_timer_first + n) % vb->vb_nq;
+		if (!vb->vb_throttled[q])
+			continue;
+		vb->vb_throttled[q] = false;
+		if (vb->vb_active)
+			vblk_drain_queue(vb, q);
+	}
 	vblk_interrupts(vb);
 	pthread_mutex_unlock(&vb->vb_lock);
 }
@@ -649,6 +772,7 @@ vblk_reset(void *priv)
 	memset(vb->vb_slots, 0, (size_t)vb->vb_nq * vb->vb_qsize *
 	    sizeof(*vb->vb_slots));
 	memset(vb->vb_pushed, 0, sizeof(vb->vb_pushed));
+	memset(vb->vb_throttled, 0, sizeof(vb->vb_throttled));
 	pthread_mutex_unlock(&vb->vb_lock);
 }
 
@@ -660,6 +784,10 @@ vblk_destroy(void *priv)
 	if (vb == NULL)
 		return;
 	(void)ioloop_del(vb->vb_loop, blk_event_fd(vb->vb_disk));
+	if (vb->vb_timer_fd >= 0) {
+		(void)ioloop_del(vb->vb_loop, vb->vb_timer_fd);
+		close(vb->vb_timer_fd);
+	}
 	blk_close(vb->vb_disk);		/* drains first */
 	pthread_mutex_destroy(&vb->vb_lock);
 	free(vb->vb_slots);
@@ -687,6 +815,7 @@ vblk_stats(void *priv, const struct virtio_stats_sink *sink)
 	sink->ss_counter(sink->ss_ctx, "written_bytes", st.st_written_bytes);
 	sink->ss_counter(sink->ss_ctx, "io_errors", st.st_io_errors);
 	sink->ss_counter(sink->ss_ctx, "bad_requests", st.st_bad_requests);
+	sink->ss_counter(sink->ss_ctx, "throttled", st.st_throttled);
 	sink->ss_hist(sink->ss_ctx, "read_latency", "us", st.st_lat_read,
 	    VBLK_LAT_BUCKETS);
 	sink->ss_hist(sink->ss_ctx, "write_latency", "us", st.st_lat_write,
@@ -695,17 +824,22 @@ vblk_stats(void *priv, const struct virtio_stats_sink *sink)
 	    VBLK_LAT_BUCKETS);
 }
 
-/* E.g. "/img/a.raw io_uring O_DIRECT, cache none".  Fixed after create. */
+/*
+ * E.g. "/img/a.raw io_uring O_DIRECT, cache none" or "..., cache none,
+ * limits 200 IOPS 1048576 bytes/s".  Fixed after create.
+ */
 static void
 vblk_describe(void *priv, char *buf, size_t len)
 {
 	const struct vblk *vb = priv;
 	const struct blk_info *bi = vb->vb_info;
+	char lim[80];
 
-	snprintf(buf, len, "%s %s %s%s, cache %s%s%s", vb->vb_path,
+	snprintf(buf, len, "%s %s %s%s, cache %s%s%s%s", vb->vb_path,
 	    bi->bi_engine, bi->bi_direct ? "O_DIRECT" : "buffered",
 	    bi->bi_readonly ? " read-only" : "",
 	    vb->vb_cache == BLK_CACHE_NONE ? "none" : "writeback",
+	    vblk_limit_str(vb, lim, sizeof(lim)),
 	    bi->bi_note[0] != '\0' ? "; " : "", bi->bi_note);
 }
 

@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 
 #include "net_req.h"
+#include "tbucket.h"
 #include "virtq.h"
 
 struct ioloop;
@@ -35,6 +36,8 @@ struct vnet_stats {
 	uint64_t	ns_tx_dropped;	/* the tap refused the packet */
 	uint64_t	ns_tx_bad;	/* malformed chain or header */
 	uint64_t	ns_ctrl_bad;	/* refused control commands */
+	uint64_t	ns_rx_throttled; /* receive stopped by rate_limit */
+	uint64_t	ns_tx_throttled; /* transmit stopped by rate_limit */
 };
 
 /* A receive chain taken off the ring and not yet filled. */
@@ -54,6 +57,9 @@ struct vnet_pair {
 	bool			 np_rx_blocked;	/* tap unwatched: no buffers */
 	bool			 np_rx_pushed;
 	bool			 np_tx_more;	/* out of budget: go on later */
+	/* Out of rate_limit tokens: vn_timer_fd takes it up again. */
+	bool			 np_rx_throttled; /* tap unwatched meanwhile */
+	bool			 np_tx_throttled; /* ring left as it is */
 	struct vnet_pool_ent	*np_pool;	/* a ring of VNET_QSIZE_MAX */
 	unsigned int		 np_pool_head, np_pool_n;
 	size_t			 np_pool_cap;
@@ -85,6 +91,15 @@ struct vnet {
 	struct vnet_config	 vn_cfg;
 	struct vnet_pair	 vn_pair[VNET_NPAIRS_MAX];
 	struct vnet_stats	 vn_stats;
+	/*
+	 * nics[].rate_limit: one limit per direction, shared by the queue
+	 * pairs; a one-shot timer (-1 without a limit) wakes throttled queues.
+	 */
+	struct tb_limit		 vn_tx_lim, vn_rx_lim;
+	bool			 vn_limited;
+	int			 vn_timer_fd;
+	uint64_t		 vn_timer_at;	/* armed for (ns); 0: not armed */
+	unsigned int		 vn_timer_first; /* pair the timer takes first */
 	/* Scratch for the I/O thread (large: not on its stack). */
 	struct virtq_chain	 vn_chain;
 	struct vnet_tx		 vn_tx;

@@ -73,8 +73,12 @@ static spec_check_fn	spec_v_disk_path, spec_v_disk_readonly,
 			spec_v_disk_serial, spec_v_disk_cache;
 static spec_check_fn	spec_v_nics, spec_v_nic_tap, spec_v_nic_bridge,
 			spec_v_nic_mac, spec_v_nic_mtu, spec_v_nic_queues,
-			spec_v_nic_vhost, spec_v_nic_offloads;
-static spec_check_fn	spec_v_autoboot, spec_v_metadata;
+			spec_v_nic_vhost, spec_v_nic_offloads,
+			spec_v_nic_rate_limit;
+static spec_check_fn	spec_v_rate_bytes, spec_v_rate_packets;
+static spec_check_fn	spec_v_autoboot, spec_v_metadata, spec_v_jail,
+			spec_v_limits;
+static spec_check_fn	spec_v_cpu_cap, spec_v_disk_iops, spec_v_disk_bps;
 
 /* The top-level object; dst is a struct vm_spec. */
 static const struct spec_key spec_top_keys[] = {
@@ -88,6 +92,8 @@ static const struct spec_key spec_top_keys[] = {
 	{ "nics",	SPEC_T_ARRAY,			0, spec_v_nics },
 	{ "autoboot",	SPEC_T_BOOL,			0, spec_v_autoboot },
 	{ "metadata",	SPEC_T_OBJECT,			0, spec_v_metadata },
+	{ "jail",	SPEC_T_BOOL,			0, spec_v_jail },
+	{ "limits",	SPEC_T_OBJECT,			0, spec_v_limits },
 };
 #define SPEC_NTOP_KEYS	(sizeof(spec_top_keys) / sizeof(spec_top_keys[0]))
 
@@ -109,8 +115,25 @@ static const struct spec_key spec_nic_keys[] = {
 	{ "queues",	SPEC_T_INTEGER,	0, spec_v_nic_queues },
 	{ "vhost",	SPEC_T_BOOL,	0, spec_v_nic_vhost },
 	{ "offloads",	SPEC_T_BOOL,	0, spec_v_nic_offloads },
+	{ "rate_limit",	SPEC_T_OBJECT,	0, spec_v_nic_rate_limit },
 };
 #define SPEC_NNIC_KEYS	(sizeof(spec_nic_keys) / sizeof(spec_nic_keys[0]))
+
+/* A NIC's "rate_limit"; dst is a struct nic_spec. */
+static const struct spec_key spec_rate_keys[] = {
+	{ "bytes_per_sec",	SPEC_T_INTEGER,	0, spec_v_rate_bytes },
+	{ "packets_per_sec",	SPEC_T_INTEGER,	0, spec_v_rate_packets },
+};
+#define SPEC_NRATE_KEYS	(sizeof(spec_rate_keys) / sizeof(spec_rate_keys[0]))
+
+/* "limits"; dst is a struct limits_spec. */
+static const struct spec_key spec_limits_keys[] = {
+	{ "cpu_cap",	SPEC_T_INTEGER,	0, spec_v_cpu_cap },
+	{ "disk_iops",	SPEC_T_INTEGER,	0, spec_v_disk_iops },
+	{ "disk_bps",	SPEC_T_INTEGER,	0, spec_v_disk_bps },
+};
+#define SPEC_NLIMITS_KEYS \
+	(sizeof(spec_limits_keys) / sizeof(spec_limits_keys[0]))
 
 static void	spec_err(struct spec_ctx *, const char *fmt, ...)
 		    __attribute__((__format__(__printf__, 2, 3)));
@@ -659,6 +682,13 @@ spec_nic_post(struct spec_ctx *ctx, const char *path, void *elem)
 		spec_err(ctx, "%s: needs \"tap\" or \"bridge\"", path);
 		return -EINVAL;
 	}
+	/* The kernel would move the packets past the device's buckets. */
+	if (ns->ns_vhost && (ns->ns_rate_bps != 0 || ns->ns_rate_pps != 0)) {
+		spec_err(ctx, "%s.rate_limit: not with \"vhost\": true (vhost-net "
+		    "moves the packets in the kernel, where Hull cannot limit "
+		    "them)", path);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -802,6 +832,96 @@ spec_v_nic_offloads(struct spec_ctx *ctx, const char *path, json_t *v,
 	(void)path;
 	((struct nic_spec *)dst)->ns_no_offloads = json_is_false(v);
 	return 0;
+}
+
+/* An integer from 0 (no limit) to max, as a rate or a cap. */
+static int
+spec_u64_range(struct spec_ctx *ctx, const char *path, json_t *v,
+    uint64_t max, const char *unit, uint64_t *out)
+{
+	json_int_t n = json_integer_value(v);
+
+	if (n < 0 || (uint64_t)n > max) {
+		spec_err(ctx, "%s: %lld is out of range (0 to %llu %s; 0: no "
+		    "limit)", path, (long long)n, (unsigned long long)max,
+		    unit);
+		return -EINVAL;
+	}
+	*out = (uint64_t)n;
+	return 0;
+}
+
+/*
+ * "rate_limit": {"bytes_per_sec": N, "packets_per_sec": N}, either or
+ * both; the device's token buckets (docs/net.md).
+ */
+static int
+spec_v_nic_rate_limit(struct spec_ctx *ctx, const char *path, json_t *v,
+    void *dst)
+{
+	return spec_walk(ctx, path, v, spec_rate_keys, SPEC_NRATE_KEYS, dst);
+}
+
+static int
+spec_v_rate_bytes(struct spec_ctx *ctx, const char *path, json_t *v,
+    void *dst)
+{
+	return spec_u64_range(ctx, path, v, SPEC_RATE_BYTES_MAX, "bytes/s",
+	    &((struct nic_spec *)dst)->ns_rate_bps);
+}
+
+static int
+spec_v_rate_packets(struct spec_ctx *ctx, const char *path, json_t *v,
+    void *dst)
+{
+	return spec_u64_range(ctx, path, v, SPEC_RATE_OPS_MAX, "packets/s",
+	    &((struct nic_spec *)dst)->ns_rate_pps);
+}
+
+static int
+spec_v_jail(struct spec_ctx *ctx, const char *path, json_t *v, void *dst)
+{
+	(void)ctx;
+	(void)path;
+	((struct vm_spec *)dst)->vs_jail = json_is_true(v);
+	return 0;
+}
+
+/* "limits": {"cpu_cap": %, "disk_iops": N, "disk_bps": N}, all optional. */
+static int
+spec_v_limits(struct spec_ctx *ctx, const char *path, json_t *v, void *dst)
+{
+	return spec_walk(ctx, path, v, spec_limits_keys, SPEC_NLIMITS_KEYS,
+	    &((struct vm_spec *)dst)->vs_limits);
+}
+
+/* Percent of one CPU, as vmadm's cpu_cap: 100 is one whole CPU. */
+static int
+spec_v_cpu_cap(struct spec_ctx *ctx, const char *path, json_t *v, void *dst)
+{
+	uint64_t cap;
+
+	if (spec_u64_range(ctx, path, v, SPEC_CPU_CAP_MAX, "percent of one CPU",
+	    &cap) != 0)
+		return -EINVAL;
+	((struct limits_spec *)dst)->ls_cpu_cap = (unsigned int)cap;
+	return 0;
+}
+
+static int
+spec_v_disk_iops(struct spec_ctx *ctx, const char *path, json_t *v,
+    void *dst)
+{
+	return spec_u64_range(ctx, path, v, SPEC_RATE_OPS_MAX, "requests/s",
+	    &((struct limits_spec *)dst)->ls_disk_iops);
+}
+
+static int
+spec_v_disk_bps(struct spec_ctx *ctx, const char *path, json_t *v,
+    void *dst)
+{
+	return spec_u64_range(ctx, path, v, SPEC_RATE_BYTES_MAX, "bytes/s",
+	    &((struct limits_spec *)dst)->ls_disk_bps);
 }
 
 static int
@@ -965,8 +1085,15 @@ spec_parse_in(const char *json, size_t len, const char *name, const char *dir,
 
 	out->vs_vcpus = SPEC_VCPUS_DEFAULT;
 	out->vs_ram_mib = SPEC_RAM_DEFAULT_MIB;
+	out->vs_jail = true;
 	rc = spec_walk(&ctx, "", root, spec_top_keys, SPEC_NTOP_KEYS, out);
 	json_decref(root);
+
+	/* Each disk's device enforces the disk limits on its own. */
+	for (i = 0; i < out->vs_ndisks; i++) {
+		out->vs_disks[i].ds_iops = out->vs_limits.ls_disk_iops;
+		out->vs_disks[i].ds_bps = out->vs_limits.ls_disk_bps;
+	}
 
 	if (rc == 0 && dir != NULL) {
 		if (spec_resolve(&ctx, "kernel", dir, out->vs_kernel) != 0)

@@ -47,13 +47,16 @@ spec_nic_json(const struct nic_spec *n)
 		json_object_set_new(o, "queues", json_integer(n->ns_queues));
 	json_object_set_new(o, "vhost", json_boolean(n->ns_vhost));
 	json_object_set_new(o, "offloads", json_boolean(!n->ns_no_offloads));
+	json_object_set_new(o, "rate_limit", json_pack("{s:I, s:I}",
+	    "bytes_per_sec", (json_int_t)n->ns_rate_bps,
+	    "packets_per_sec", (json_int_t)n->ns_rate_pps));
 	return o;
 }
 
 void *
 spec_to_json(const struct vm_spec *s)
 {
-	json_t *o, *disks, *nics, *meta;
+	json_t *o, *disks, *nics, *meta, *limits;
 	unsigned int i;
 
 	disks = json_array();
@@ -66,11 +69,17 @@ spec_to_json(const struct vm_spec *s)
 	for (i = 0; i < s->vs_nmeta; i++)
 		json_object_set_new(meta, s->vs_meta[i].sm_key,
 		    json_string(s->vs_meta[i].sm_val));
-	o = json_pack("{s:s, s:i, s:I, s:s, s:s, s:o, s:o, s:b, s:o}",
+	/* Disk limits are the VM's; the disks' copies are not written. */
+	limits = json_pack("{s:i, s:I, s:I}",
+	    "cpu_cap", (int)s->vs_limits.ls_cpu_cap,
+	    "disk_iops", (json_int_t)s->vs_limits.ls_disk_iops,
+	    "disk_bps", (json_int_t)s->vs_limits.ls_disk_bps);
+	o = json_pack("{s:s, s:i, s:I, s:s, s:s, s:o, s:o, s:b, s:o, s:b, s:o}",
 	    "name", s->vs_name, "vcpus", (int)s->vs_vcpus,
 	    "ram", (json_int_t)s->vs_ram_mib, "kernel", s->vs_kernel,
 	    "cmdline", s->vs_cmdline, "disks", disks, "nics", nics,
-	    "autoboot", s->vs_autoboot, "metadata", meta);
+	    "autoboot", s->vs_autoboot, "metadata", meta,
+	    "jail", s->vs_jail, "limits", limits);
 	/* An initrd is optional, and "" is not a path. */
 	if (o != NULL && s->vs_initrd[0] != '\0')
 		json_object_set_new(o, "initrd", json_string(s->vs_initrd));

@@ -13,7 +13,9 @@
  * (DEVICE_NEEDS_RESET), reset and re-initialisation; a receive queue with
  * no buffers; receive buffers too small for a packet (dropped and
  * counted: a tap read truncates silently, so the device reads into an
- * overflow buffer after the guest's and drops what reached it).
+ * overflow buffer after the guest's and drops what reached it); rate
+ * limits in each direction (at least as slow as the bucket allows, nothing
+ * lost or reordered, no busy waiting meanwhile).
  *
  * main() forks once: the child enters fresh network and mount namespaces
  * (unshare(CLONE_NEWNET | CLONE_NEWNS)) and runs every test there, so the
@@ -35,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1453,6 +1456,201 @@ test_rx_no_buffers(void **state)
 	assert_int_equal(stats().ns_rx_packets, 2);
 }
 
+/* ---- rate limits ------------------------------------------------------ */
+
+#define RL_N		25	/* packets per rate-limit test */
+
+static double
+mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU time of this process so far, every thread. */
+static double
+cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* Like wait_used, with a bound of ms milliseconds. */
+static bool
+wait_used_ms(const struct dq *dq, uint16_t n, unsigned int ms)
+{
+	struct wait_used_arg a = { dq, n };
+	unsigned int i;
+
+	for (i = 0; i < ms; i++) {
+		if (used_ready(&a))
+			return true;
+		sleep_ms(1);
+	}
+	return used_ready(&a);
+}
+
+/*
+ * Transmit at 10 packets/s (a bucket of one packet): 25 queued packets take
+ * at least 2.4 s, go out in order, none dropped, and the device sleeps
+ * meanwhile.  Only lower bounds on time: a loaded machine is slower, never
+ * faster.
+ */
+static void
+test_tx_rate_limit(void **state)
+{
+	struct nic_spec ns = spec(TAPNAME);
+	static uint8_t f[RL_N][100], buf[2048];
+	struct vnet_hdr h = { 0 };
+	uint16_t hd[RL_N];
+	struct vnet_stats st;
+	double t0, c0, el;
+	unsigned int i, u;
+	struct dq *tq;
+	size_t n;
+
+	(void)state;
+	ns.ns_rate_pps = 10;
+	rig_up(&ns, "vm", 0);
+	dev_up(F(MAC));
+	tq = &R.dq[1];
+	for (i = 0; i < RL_N; i++) {
+		make_frame(f[i], 60 + i, (uint8_t)i);
+		hd[i] = tx_chain(tq, &h, f[i], 60 + i);
+		publish(tq, hd[i]);
+	}
+	t0 = mono_s();
+	c0 = cpu_s();
+	kick(1);
+	/* After el seconds, at most the one in the bucket and 10 a second. */
+	sleep_ms(1000);
+	u = used_idx(tq);
+	el = mono_s() - t0;
+	if (u > 1 + 10 * el + 1e-9)
+		fail_msg("%u packets after %.3f s at 10/s", u, el);
+	assert_true(wait_used_ms(tq, RL_N, 30000));
+	el = mono_s() - t0;
+	if (el < 2.35)
+		fail_msg("%u packets at 10/s in %.3f s", RL_N, el);
+	/* 24 timer wake-ups, not a spin: well under the 2.4 s it took. */
+	if (cpu_s() - c0 > 1.2)
+		fail_msg("%.3f s of CPU while throttled", cpu_s() - c0);
+	for (i = 0; i < RL_N; i++)
+		expect_used(tq, hd[i], 0);
+	for (i = 0; i < RL_N; i++) {
+		assert_true(capture(buf, sizeof(buf), &n));
+		assert_int_equal(n, 60 + i);
+		assert_memory_equal(buf, f[i], n);
+	}
+	st = stats();
+	assert_int_equal(st.ns_tx_packets, RL_N);
+	assert_int_equal(st.ns_tx_dropped, 0);
+	assert_true(st.ns_tx_throttled >= 1);
+	assert_int_equal(st.ns_rx_throttled, 0);
+}
+
+/*
+ * Receive at 10000 bytes/s (a bucket of 1000 bytes): 16 frames of 1000
+ * bytes take at least 1.4 s (the first goes on the full bucket, each
+ * further one owes 1000 bytes), and arrive in order, none dropped: the
+ * rest wait in the tap's queue meanwhile.
+ */
+static void
+test_rx_rate_limit(void **state)
+{
+	struct nic_spec ns = spec(TAPNAME);
+	static uint8_t f[16][1000];
+	uint64_t g[16];
+	uint16_t hd[16];
+	struct vnet_stats st;
+	double t0, c0, el;
+	unsigned int i, u;
+	struct dq *rq;
+
+	(void)state;
+	ns.ns_rate_bps = 10000;
+	rig_up(&ns, "vm", 0);
+	dev_up(F(MAC));
+	rq = &R.dq[0];
+	for (i = 0; i < 16; i++)
+		hd[i] = post_rx(rq, 1530, &g[i]);
+	kick(0);
+	t0 = mono_s();
+	c0 = cpu_s();
+	for (i = 0; i < 16; i++) {
+		make_frame(f[i], sizeof(f[i]), (uint8_t)(40 + i));
+		inject(f[i], sizeof(f[i]));
+	}
+	/*
+	 * After el seconds, at most the bucket's 1000 bytes, 10000 a second
+	 * and the one frame that may go below zero.
+	 */
+	sleep_ms(500);
+	u = used_idx(rq);
+	el = mono_s() - t0;
+	if (u * 1000.0 > 1000 + 10000 * el + 1000 + 1e-6)
+		fail_msg("%u frames of 1000 bytes after %.3f s at 10000 "
+		    "bytes/s", u, el);
+	assert_true(wait_used_ms(rq, 16, 30000));
+	el = mono_s() - t0;
+	if (el < 1.35)
+		fail_msg("16 frames of 1000 bytes at 10000 bytes/s in %.3f s",
+		    el);
+	if (cpu_s() - c0 > 1.0)
+		fail_msg("%.3f s of CPU while throttled", cpu_s() - c0);
+	for (i = 0; i < 16; i++) {
+		expect_used(rq, hd[i], VNET_HDR_LEN + sizeof(f[i]));
+		expect_rx(g[i], f[i], sizeof(f[i]), 1);
+	}
+	st = stats();
+	assert_int_equal(st.ns_rx_packets, 16);
+	assert_int_equal(st.ns_rx_bytes, 16 * sizeof(f[0]));
+	assert_int_equal(st.ns_rx_dropped, 0);
+	assert_true(st.ns_rx_throttled >= 1);
+}
+
+/* A limit with vhost is refused (the kernel would bypass it). */
+static void
+test_rate_limit_vhost(void **state)
+{
+	struct nic_spec ns = spec(TAPNAME);
+	char err[256] = "";
+	struct virtio_create vc = { .vc_spec = &ns, .vc_nvcpus = 1,
+	    .vc_vmname = "vm", .vc_err = err, .vc_errlen = sizeof(err) };
+	struct pci_bus *pcb;
+	struct virtio_pci *vp;
+	struct ioloop *loop;
+	struct bus bus;
+	struct gm gm;
+	uint8_t *ram;
+
+	(void)state;
+	if (no_netns)
+		skip();
+	ns.ns_vhost = true;
+	ns.ns_rate_bps = 1000000;
+	ram = calloc(1, 1 << 20);
+	assert_non_null(ram);
+	gm_init_from(&gm, ram, 1 << 20);
+	bus_init(&bus);
+	assert_int_equal(pci_bus_create(&bus, &irq_ops, NULL, &pcb), 0);
+	loop = ioloop_create();
+	assert_non_null(loop);
+	vc.vc_loop = loop;
+	assert_int_equal(virtio_pci_create(pcb, &gm, real_model, &vc, &host,
+	    &vp), -EINVAL);
+	assert_string_equal(err, "nics[0].rate_limit: not with vhost-net");
+	assert_int_equal(if_nametoindex(TAPNAME), 0);
+	ioloop_destroy(loop);
+	pci_bus_destroy(pcb);
+	free(ram);
+}
+
 /* The tap goes away with the device; a named tap is not left behind. */
 static void
 test_destroy_removes_tap(void **state)
@@ -1523,6 +1721,9 @@ main(void)
 		cmocka_unit_test_teardown(test_corrupt_ring_reset, teardown),
 		cmocka_unit_test_teardown(test_rx_no_buffers, teardown),
 		cmocka_unit_test_teardown(test_destroy_removes_tap, teardown),
+		cmocka_unit_test_teardown(test_tx_rate_limit, teardown),
+		cmocka_unit_test_teardown(test_rx_rate_limit, teardown),
+		cmocka_unit_test(test_rate_limit_vhost),
 	};
 	pid_t pid;
 	int st;

@@ -4,7 +4,9 @@
  * simulated guest RAM, rings the doorbell (the MMIO fallback), and reads the
  * used ring.  Also: a driver without VERSION_1 is refused, rings outside RAM
  * are refused, a reset clears the device, and the statistics and the
- * describe line say what happened.
+ * describe line say what happened.  With limits.disk_iops or disk_bps,
+ * requests are at least as slow as the token bucket allows, none is lost,
+ * and the device sleeps while it waits.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -90,16 +93,18 @@ r(uint64_t off, size_t len)
 	return v;
 }
 
-static int
-setup(void **state)
+/* A virtio-blk device on a fresh 1 MiB image, with these limits. */
+static void
+rig_setup(uint64_t iops, uint64_t bps)
 {
 	char err[256];
 	struct virtio_create vc = { .vc_spec = &R.ds, .vc_nvcpus = 1,
 	    .vc_err = err, .vc_errlen = sizeof(err) };
 	int fd;
 
-	(void)state;
 	memset(&R, 0, sizeof(R));
+	R.ds.ds_iops = iops;
+	R.ds.ds_bps = bps;
 	snprintf(R.img, sizeof(R.img), "/tmp/hull-vp-XXXXXX");
 	fd = mkstemp(R.img);
 	assert_true(fd >= 0);
@@ -120,6 +125,13 @@ setup(void **state)
 	assert_int_equal(ioloop_start(R.loop), 0);
 	R.bar0 = pci_bar_addr(virtio_pci_dev(R.vp), 0);
 	assert_true(R.bar0 != PCI_BAR_UNMAPPED);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	rig_setup(0, 0);
 	return 0;
 }
 
@@ -482,6 +494,227 @@ test_stats_and_describe(void **state)
 	assert_int_equal(strlen(line), 4);
 }
 
+/* ---- limits.disk_iops, limits.disk_bps ------------------------------ */
+
+#define LQSIZE		64
+#define LHDR_GPA	0x30000		/* 16 bytes per request */
+#define LSTATUS_GPA	0x31000		/* 1 byte per request */
+#define LDATA_GPA	0x100000	/* 64 KiB per request */
+#define LMAX		21		/* three descriptors each */
+
+static double
+mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU time of this process so far, every thread. */
+static double
+cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static uint16_t
+lused(void)
+{
+	return __atomic_load_n((uint16_t *)(void *)(R.ram + USED_GPA + 2),
+	    __ATOMIC_ACQUIRE);
+}
+
+static bool
+lwait(uint16_t n, unsigned int ms)
+{
+	unsigned int i;
+
+	for (i = 0; i < ms && lused() < n; i++)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	return lused() >= n;
+}
+
+/* Make read i of len bytes at sector available (not kicked). */
+static void
+lread(unsigned int i, uint64_t sector, uint32_t len)
+{
+	uint8_t *hdr = R.ram + LHDR_GPA + 16 * i;
+	uint16_t idx = (uint16_t)(i + 1);
+
+	assert_true(i < LMAX);
+	memset(hdr, 0, 16);
+	memcpy(hdr + 8, &sector, 8);		/* type 0: IN */
+	R.ram[LSTATUS_GPA + i] = 0xff;
+	put_desc(3 * i, LHDR_GPA + 16 * i, 16, 1, (uint16_t)(3 * i + 1));
+	put_desc(3 * i + 1, LDATA_GPA + 65536 * i, len, 1 | 2,
+	    (uint16_t)(3 * i + 2));
+	put_desc(3 * i + 2, LSTATUS_GPA + i, 1, 2, 0);
+	memcpy(R.ram + AVAIL_GPA + 4 + 2 * i, &(uint16_t){ (uint16_t)(3 * i) },
+	    2);
+	__atomic_store_n((uint16_t *)(void *)(R.ram + AVAIL_GPA + 2), idx,
+	    __ATOMIC_RELEASE);
+}
+
+/* Every read of n completed once, OK, with the image's bytes. */
+static void
+lcheck(unsigned int n, uint32_t len, const uint8_t *img)
+{
+	bool seen[LMAX] = { false };
+	uint32_t id, ulen;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		memcpy(&id, R.ram + USED_GPA + 4 + 8 * i, 4);
+		memcpy(&ulen, R.ram + USED_GPA + 8 + 8 * i, 4);
+		assert_int_equal(id % 3, 0);
+		assert_true(id / 3 < n);
+		assert_false(seen[id / 3]);
+		seen[id / 3] = true;
+		assert_int_equal(ulen, len + 1);
+	}
+	for (i = 0; i < n; i++) {
+		assert_int_equal(R.ram[LSTATUS_GPA + i], 0);
+		assert_memory_equal(R.ram + LDATA_GPA + 65536 * i,
+		    img + (size_t)i * len, len);
+	}
+}
+
+/* The image gets a pattern; the queue is LQSIZE long. */
+static void
+lsetup(uint8_t *img, size_t len)
+{
+	size_t i;
+	int fd;
+
+	for (i = 0; i < len; i++)
+		img[i] = (uint8_t)(i * 13 + i / 4096);
+	fd = open(R.img, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, img, len, 0), (ssize_t)len);
+	close(fd);
+	memset(R.ram + DESC_GPA, 0, 0x3000);
+	negotiate(device_features() & ((1ULL << 32) | (1ULL << 9)));
+	w(QSEL, 0, 2);
+	w(QSIZE_R, LQSIZE, 2);
+	w(QDESC, DESC_GPA, 8);
+	w(QDRIVER, AVAIL_GPA, 8);
+	w(QDEVICE, USED_GPA, 8);
+	w(QENABLE, 1, 2);
+	assert_int_equal(r(QENABLE, 2), 1);
+	w(STATUS, 15, 1);
+}
+
+static int
+setup_iops(void **state)
+{
+	(void)state;
+	rig_setup(10, 0);
+	return 0;
+}
+
+static int
+setup_bps(void **state)
+{
+	(void)state;
+	rig_setup(0, 256 * 1024);
+	return 0;
+}
+
+/*
+ * 10 IOPS (a bucket of one request): 20 reads, half kicked at once and
+ * half a little later (kicks while throttled change nothing), take at
+ * least 1.9 s; never more done than the bucket allowed by then; all done
+ * once with the right data; the wait is spent asleep.  Lower bounds on
+ * time only: a loaded machine is slower, never faster.
+ */
+static void
+test_iops_limit(void **state)
+{
+	static uint8_t img[20 * 4096];
+	static struct sink_rec sr;
+	double t0, c0, el;
+	unsigned int i;
+	uint16_t u;
+	char line[512];
+
+	(void)state;
+	lsetup(img, sizeof(img));
+	t0 = mono_s();
+	c0 = cpu_s();
+	for (i = 0; i < 10; i++)
+		lread(i, 8 * i, 4096);
+	w(NOTIFY, 0, 2);
+	nanosleep(&(struct timespec){ 0, 300000000 }, NULL);
+	for (i = 10; i < 20; i++)
+		lread(i, 8 * i, 4096);
+	w(NOTIFY, 0, 2);
+	nanosleep(&(struct timespec){ 0, 300000000 }, NULL);
+	w(NOTIFY, 0, 2);
+	u = lused();
+	el = mono_s() - t0;
+	if (u > 1 + 10 * el + 1e-9)
+		fail_msg("%u reads after %.3f s at 10 IOPS", u, el);
+	assert_true(lwait(20, 30000));
+	el = mono_s() - t0;
+	if (el < 1.85)
+		fail_msg("20 reads at 10 IOPS in %.3f s", el);
+	if (cpu_s() - c0 > 1.0)
+		fail_msg("%.3f s of CPU while throttled", cpu_s() - c0);
+	lcheck(20, 4096, img);
+	collect(&sr);
+	assert_int_equal(counter(&sr, "reads"), 20);
+	assert_int_equal(counter(&sr, "read_bytes"), 20 * 4096);
+	assert_true(counter(&sr, "throttled") >= 1);
+	virtio_pci_describe(R.vp, line, sizeof(line));
+	assert_non_null(strstr(line, ", limits 10 IOPS"));
+}
+
+/*
+ * 256 KiB/s (a bucket of 26214 bytes): 8 reads of 64 KiB take at least
+ * 1.65 s (the first on the full bucket, each further one once the debt of
+ * the one before is paid).
+ */
+static void
+test_bps_limit(void **state)
+{
+	static uint8_t img[8 * 65536];
+	static struct sink_rec sr;
+	double t0, c0, el;
+	unsigned int i;
+	uint16_t u;
+	char line[512];
+
+	(void)state;
+	lsetup(img, sizeof(img));
+	t0 = mono_s();
+	c0 = cpu_s();
+	for (i = 0; i < 8; i++)
+		lread(i, 128 * i, 65536);
+	w(NOTIFY, 0, 2);
+	nanosleep(&(struct timespec){ 0, 500000000 }, NULL);
+	u = lused();
+	el = mono_s() - t0;
+	if (u * 65536.0 > 26214 + 262144 * el + 65536 + 1e-6)
+		fail_msg("%u reads of 64 KiB after %.3f s at 256 KiB/s", u, el);
+	assert_true(lwait(8, 30000));
+	el = mono_s() - t0;
+	if (el < 1.6)
+		fail_msg("8 reads of 64 KiB at 256 KiB/s in %.3f s", el);
+	if (cpu_s() - c0 > 1.0)
+		fail_msg("%.3f s of CPU while throttled", cpu_s() - c0);
+	lcheck(8, 65536, img);
+	collect(&sr);
+	assert_int_equal(counter(&sr, "read_bytes"), 8 * 65536);
+	assert_true(counter(&sr, "throttled") >= 1);
+	virtio_pci_describe(R.vp, line, sizeof(line));
+	assert_non_null(strstr(line, ", limits 262144 bytes/s"));
+}
+
 int
 main(void)
 {
@@ -491,6 +724,14 @@ main(void)
 		cmocka_unit_test(test_request_roundtrip_and_reset),
 		cmocka_unit_test(test_stats_and_describe),
 	};
+	const struct CMUnitTest limited[] = {
+		cmocka_unit_test_setup_teardown(test_iops_limit, setup_iops,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bps_limit, setup_bps,
+		    teardown),
+	};
+	int rc;
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	rc = cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(limited, NULL, NULL) | rc;
 }

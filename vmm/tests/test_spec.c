@@ -609,6 +609,76 @@ test_load_resolved_too_long(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/*
+ * "jail", "limits" and nics[].rate_limit: defaults, values, the disk
+ * limits copied to every disk, and the canonical JSON of them.
+ */
+static void
+test_limits(void **state)
+{
+	static const char min[] = "{\"name\":\"a\",\"kernel\":\"k\","
+	    "\"disks\":[{\"path\":\"d\"}],\"nics\":[{\"tap\":\"t\"}]}";
+	const struct vm_spec *vs = &tspec_vs;
+	json_t *j, *l, *r;
+
+	(void)state;
+	/* Absent: jailed, no limits. */
+	assert_int_equal(spec_parse(min, strlen(min), &tspec_vs, &tspec_errs),
+	    0);
+	assert_true(vs->vs_jail);
+	assert_int_equal(vs->vs_limits.ls_cpu_cap, 0);
+	assert_int_equal(vs->vs_limits.ls_disk_iops, 0);
+	assert_int_equal(vs->vs_limits.ls_disk_bps, 0);
+	assert_int_equal(vs->vs_disks[0].ds_iops, 0);
+	assert_int_equal(vs->vs_disks[0].ds_bps, 0);
+	assert_int_equal(vs->vs_nics[0].ns_rate_bps, 0);
+	assert_int_equal(vs->vs_nics[0].ns_rate_pps, 0);
+	/* The record says so: a later default must not change the VM. */
+	j = spec_to_json(vs);
+	assert_non_null(j);
+	assert_true(json_is_true(json_object_get(j, "jail")));
+	l = json_object_get(j, "limits");
+	assert_int_equal(json_object_size(l), 3);
+	assert_int_equal(json_integer_value(json_object_get(l, "cpu_cap")), 0);
+	r = json_object_get(json_array_get(json_object_get(j, "nics"), 0),
+	    "rate_limit");
+	assert_int_equal(json_object_size(r), 2);
+	assert_int_equal(json_integer_value(json_object_get(r,
+	    "bytes_per_sec")), 0);
+	/* The disks' copies of the limits are not written per disk. */
+	assert_int_equal(json_object_size(json_array_get(json_object_get(j,
+	    "disks"), 0)), 3);
+	json_decref(j);
+
+	tspec_enter_corpus();
+	assert_int_equal(spec_load("pass-rate-limits.json", &tspec_vs,
+	    &tspec_errs), 0);
+	assert_false(vs->vs_jail);
+	assert_int_equal(vs->vs_limits.ls_cpu_cap, 150);
+	assert_int_equal(vs->vs_limits.ls_disk_iops, 200);
+	assert_int_equal(vs->vs_limits.ls_disk_bps, SPEC_RATE_BYTES_MAX);
+	assert_int_equal(vs->vs_ndisks, 2);
+	assert_int_equal(vs->vs_disks[0].ds_iops, 200);
+	assert_int_equal(vs->vs_disks[1].ds_iops, 200);
+	assert_int_equal(vs->vs_disks[1].ds_bps, SPEC_RATE_BYTES_MAX);
+	assert_int_equal(vs->vs_nics[0].ns_rate_bps, 2000000);
+	assert_int_equal(vs->vs_nics[0].ns_rate_pps, 10000);
+	assert_int_equal(vs->vs_nics[1].ns_rate_bps, 0);
+	assert_int_equal(vs->vs_nics[1].ns_rate_pps, 1);
+	assert_int_equal(vs->vs_nics[2].ns_rate_bps, 0);
+	assert_int_equal(vs->vs_nics[2].ns_rate_pps, 0);
+	assert_true(vs->vs_nics[3].ns_vhost);	/* 0: no limit, so allowed */
+
+	assert_int_equal(spec_load("pass-limits-edges.json", &tspec_vs,
+	    &tspec_errs), 0);
+	assert_true(vs->vs_jail);
+	assert_int_equal(vs->vs_limits.ls_cpu_cap, SPEC_CPU_CAP_MAX);
+	assert_int_equal(vs->vs_limits.ls_disk_iops, SPEC_RATE_OPS_MAX);
+	assert_int_equal(vs->vs_disks[0].ds_bps, 1);
+	assert_int_equal(vs->vs_nics[0].ns_rate_bps, SPEC_RATE_BYTES_MAX);
+	assert_int_equal(vs->vs_nics[0].ns_rate_pps, SPEC_RATE_OPS_MAX);
+}
+
 /* The examples in docs/examples/ are valid specs. */
 static void
 test_doc_examples(void **state)
@@ -648,6 +718,7 @@ main(void)
 		cmocka_unit_test_teardown(test_load_relative_paths, tspec_teardown),
 		cmocka_unit_test_teardown(test_load_resolved_too_long, tspec_teardown),
 		cmocka_unit_test_teardown(test_doc_examples, tspec_teardown),
+		cmocka_unit_test_teardown(test_limits, tspec_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, tspec_group_setup,
