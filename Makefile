@@ -4,7 +4,7 @@
 
 CC	?= cc
 BUILD	:= build
-PKGS	:= jansson liburing libcap-ng
+PKGS	:= jansson liburing libcap-ng libseccomp
 
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wcast-qual -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wformat=2 -Wundef -Wvla

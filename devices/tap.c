@@ -462,6 +462,15 @@ tap_readv(struct tap *t, unsigned int q, const struct iovec *iov,
 	return n < 0 ? -errno : n;
 }
 
+/* Set by the jail: the taps left the host's namespace (and sockets). */
+static bool	tap_no_host;
+
+void
+tap_jailed(void)
+{
+	tap_no_host = true;
+}
+
 void
 tap_close(struct tap *t)
 {
@@ -476,7 +485,7 @@ tap_close(struct tap *t)
 	 * covers a queue fd that outlives us in a forked child.  Best
 	 * effort: a sandbox may no longer allow the socket.
 	 */
-	if (t->tp_bridge[0] != '\0') {
+	if (t->tp_bridge[0] != '\0' && !tap_no_host) {
 		s = tap_ctl_socket();
 		if (s >= 0) {
 			memset(&ifr, 0, sizeof(ifr));

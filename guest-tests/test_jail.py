@@ -148,7 +148,7 @@ def t_running():
         for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
             check(int(st[k], 16) == 0, f"task {t} ({st['Name']}): {k} {st[k]}")
         check(st["NoNewPrivs"].strip() == "1", f"task {t}: NoNewPrivs {st['NoNewPrivs']}")
-        check(os.environ.get("NOSEC") or st["Seccomp"].strip() == "2", f"task {t} ({st['Name']}): Seccomp {st['Seccomp']}")
+        check(st["Seccomp"].strip() == "2", f"task {t} ({st['Name']}): Seccomp {st['Seccomp']}")
         check(st["Uid"].split() == [str(uid)] * 4 and st["Gid"].split() == [str(uid)] * 4,
               f"task {t}: Uid {st['Uid']} Gid {st['Gid']}, not {uid}")
         check(st["Groups"].strip() == "", f"task {t}: Groups {st['Groups']}")
@@ -225,7 +225,7 @@ def t_probe():
     check(p.returncode == 0 and lines and not bad,
           f"probe: status {p.returncode}, failed: {bad}\n{p.stdout}{p.stderr}")
     seen = {l.split()[1] for l in lines}
-    for w in ("host-file", "no-proc", "root", "root-readonly", "pid-1", "keeper-invisible",
+    for w in ("host-file", "no-proc", "root", "root-readonly", "pid-1", "keeper-invisible", "seccomp",
               "other-vm-invisible", "other-socket", "no-capabilities", "own-uid",
               "no-new-privs", "no-setuid"):
         check(w in seen, f"probe did not report {w}: {p.stdout}")
@@ -236,7 +236,7 @@ def t_probe():
     check(end.startswith("PROBE-END status 0"), f"probe end: {end!r}")
     p = subprocess.run(args + ["forbidden"], capture_output=True, text=True, timeout=60)
     end = next((l for l in p.stdout.splitlines() if l.startswith("PROBE-END")), "")
-    check(os.environ.get("NOSEC") or "PROBE forbidden-syscall next" in p.stdout and
+    check("PROBE forbidden-syscall next" in p.stdout and
           end.startswith("PROBE-END status 1") and "seccomp" in end and
           "forbidden-syscall FAIL" not in p.stdout,
           f"forbidden syscall: {p.stdout}{p.stderr}")

@@ -37,4 +37,10 @@ int		 ioloop_start(struct ioloop *);
 void		 ioloop_stop(struct ioloop *);
 void		 ioloop_destroy(struct ioloop *);
 
+/*
+ * Called first thing on every I/O thread when set (the jail installs the
+ * I/O thread's seccomp filter this way); a failure ends the process.
+ */
+extern int	(*ioloop_thread_init)(char *err, size_t errlen);
+
 #endif /* VMM_IOLOOP_H */

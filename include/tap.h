@@ -131,4 +131,11 @@ ssize_t	tap_readv(struct tap *t, unsigned int q, const struct iovec *iov,
  */
 void	tap_close(struct tap *t);
 
+/*
+ * The process is jailed (vmm/sbx_net.c): its taps are in its own network
+ * namespace and it may make no sockets, so tap_close leaves the bridge
+ * alone (the namespace's end removes the tap from it anyway).
+ */
+void	tap_jailed(void);
+
 #endif /* VMM_TAP_H */

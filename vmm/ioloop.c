@@ -3,6 +3,7 @@
  * watched fds, and an eventfd that asks the thread to stop.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -111,13 +112,23 @@ ioloop_enable(struct ioloop *il, int fd, bool on)
 	return -ENOENT;
 }
 
+int	(*ioloop_thread_init)(char *err, size_t errlen);
+
 static void *
 ioloop_thread(void *arg)
 {
 	struct ioloop *il = arg;
 	struct epoll_event evs[32];
+	char err[128];
 	int n, i;
 
+	(void)pthread_setname_np(pthread_self(), "io");
+	/* A jailed VMM never moves guest data unfiltered (its seccomp). */
+	if (ioloop_thread_init != NULL &&
+	    ioloop_thread_init(err, sizeof(err)) < 0) {
+		fprintf(stderr, "hull: I/O thread: %s\n", err);
+		_exit(1);
+	}
 	for (;;) {
 		n = epoll_wait(il->il_epfd, evs, 32, -1);
 		if (n < 0 && errno == EINTR)
@@ -149,7 +160,6 @@ ioloop_start(struct ioloop *il)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0)
 		return -rc;
-	(void)pthread_setname_np(il->il_thread, "io");
 	il->il_running = true;
 	return 0;
 }

@@ -17,12 +17,10 @@
 #include <unistd.h>
 
 #include "conserv.h"
+#include "ioloop.h"
 #include "machine.h"
 #include "sbx.h"
-#if __has_include("sbx_seccomp.h")
 #include "sbx_seccomp.h"
-#define HAVE_SBX_SECCOMP 1
-#endif
 #include "session.h"
 #include "spec.h"
 #include "trace.h"
@@ -301,6 +299,12 @@ vmm_ready(const struct vmm_opts *o, int status, const char *err)
 	close(o->vo_ready_fd);
 }
 
+static int
+vmm_io_seccomp(char *err, size_t errlen)
+{
+	return sbx_seccomp_install(SBX_IO, err, errlen);
+}
+
 /* One boot of the VM: the stop reason, or a status for a failed build. */
 static int
 vmm_boot(struct vm *vm, int kvm_fd, const struct vm_spec *spec,
@@ -326,19 +330,16 @@ vmm_boot(struct vm *vm, int kvm_fd, const struct vm_spec *spec,
 	if (rc == 0 && sb != NULL && (rc = sbx_enter(sb, vm->vm_err,
 	    sizeof(vm->vm_err))) == 0) {
 		trace_point("jailed");
-#ifdef HAVE_SBX_SECCOMP
 		sbx_filter_threads = true;
-#endif
+		ioloop_thread_init = vmm_io_seccomp;
 	}
 	if (rc == 0)
 		rc = pcihost_start(vm);
 	if (rc == 0)
 		rc = vcpu_start_all(vm);
-#ifdef HAVE_SBX_SECCOMP
 	if (rc == 0 && sb != NULL)
 		rc = sbx_seccomp_install(SBX_MAIN, vm->vm_err,
 		    sizeof(vm->vm_err));
-#endif
 	if (rc < 0) {
 		snprintf(err, errlen, "%s", vm->vm_err);
 		vmm_teardown(vm);

@@ -24,6 +24,7 @@
 #include "conserv.h"
 #include "sbx.h"
 #include "spec.h"
+#include "tap.h"
 #include "vmm.h"
 
 #define SBX_STACK	(256 * 1024)	/* the clone child's until it execs nothing */
@@ -497,6 +498,7 @@ sbx_enter(struct sbx *sb, char *err, size_t errlen)
 	    (rc = sbx_mount_enter(sb, err, errlen)) < 0 ||
 	    (rc = sbx_priv_drop(sb, err, errlen)) < 0)
 		return rc;
+	tap_jailed();
 	sb->sb_entered = true;
 	return 0;
 }

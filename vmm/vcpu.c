@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "machine.h"
+#include "sbx_seccomp.h"
 #include "trace.h"
 
 #define VCPU_KICK_SIGNAL	SIGUSR1
@@ -298,7 +299,7 @@ vcpu_thread(void *arg)
 {
 	struct vcpu *vc = arg;
 	struct vm *vm = vc->vc_vm;
-	char name[16];
+	char name[16], why[128];
 	sigset_t set;
 
 	/* Named and numbered, so `vmctl info` and top can show them. */
@@ -309,6 +310,12 @@ vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	/* The jail's last step, before any guest code runs on this thread. */
+	if (sbx_filter_threads &&
+	    sbx_seccomp_install(SBX_VCPU, why, sizeof(why)) < 0) {
+		vm_request_stop(vm, VM_STOP_ERROR, "vcpu%u: %s", vc->vc_id, why);
+		return NULL;
+	}
 	if (vc->vc_id == 0)
 		trace_point("first-run");
 
