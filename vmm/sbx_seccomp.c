@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 
 #include "sbx_seccomp.h"
 
@@ -125,6 +126,8 @@ static const struct sbx_ioctl sbx_ioctls[] = {
 	{ VHOST_SET_VRING_KICK, V | M, "vhost-net doorbells; unhooked at reset and teardown" },
 	{ VHOST_NET_SET_BACKEND, V | M, "vhost-net attached to the tap; detached at reset" },
 	{ VHOST_GET_VRING_BASE, V | M, "vhost-net stopped at reset and teardown" },
+	{ TCGETS, M, "vmctl run's terminal, put back as it was at exit (tcsetattr)" },
+	{ TCSETS, M, "vmctl run's terminal, put back as it was at exit (tcsetattr)" },
 	{ BLKDISCARD, I, "virtio-blk DISCARD on a block device" },
 	{ BLKZEROOUT, I, "virtio-blk WRITE_ZEROES on a block device" },
 };
