@@ -6,6 +6,7 @@
 #define VMM_IOLOOP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct ioloop;
