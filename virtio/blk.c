@@ -231,23 +231,9 @@ static void	vblk_timer(void *);
 static const char *
 vblk_limit_str(const struct vblk *vb, char *buf, size_t len)
 {
-	uint64_t iops = vb->vb_tb.tl_ops.tb_rate;
-	uint64_t bps = vb->vb_tb.tl_bytes.tb_rate;
-	size_t o;
-
 	buf[0] = '\0';
-	if (!vb->vb_limited)
-		return buf;
-	snprintf(buf, len, ", limits");
-	o = strlen(buf);
-	if (iops != 0)
-		snprintf(buf + o, len - o, " %llu IOPS",
-		    (unsigned long long)iops);
-	o = strlen(buf);
-	if (bps != 0)
-		snprintf(buf + o, len - o, " %llu bytes/s",
-		    (unsigned long long)bps);
-	return buf;
+	return vb->vb_limited ? tb_limit_str(&vb->vb_tb, "limits", "IOPS", buf,
+	    len) : buf;
 }
 
 static int

@@ -94,27 +94,13 @@ vnet_tap_flags(uint64_t offloads)
 	return f;
 }
 
-/* ", rate limit 2000000 bytes/s 1000 packets/s", or "" without one. */
+/* ", rate limit 1000 packets/s 2000000 bytes/s", or "" without one. */
 static const char *
 vnet_limit_str(const struct vnet *vn, char *buf, size_t len)
 {
-	uint64_t bps = vn->vn_tx_lim.tl_bytes.tb_rate;
-	uint64_t pps = vn->vn_tx_lim.tl_ops.tb_rate;
-	size_t o;
-
 	buf[0] = '\0';
-	if (!vn->vn_limited)
-		return buf;
-	snprintf(buf, len, ", rate limit");
-	o = strlen(buf);
-	if (bps != 0)
-		snprintf(buf + o, len - o, " %llu bytes/s",
-		    (unsigned long long)bps);
-	o = strlen(buf);
-	if (pps != 0)
-		snprintf(buf + o, len - o, " %llu packets/s",
-		    (unsigned long long)pps);
-	return buf;
+	return vn->vn_limited ? tb_limit_str(&vn->vn_tx_lim, "rate limit",
+	    "packets/s", buf, len) : buf;
 }
 
 /*

@@ -9,6 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <stdio.h>
+#include <string.h>
+
 #include "tbucket.h"
 
 #define TB_NS	1000000000ULL
@@ -153,4 +156,25 @@ tb_timer_ack(int fd)
 	uint64_t n;
 
 	(void)!read(fd, &n, sizeof(n));
+}
+
+const char *
+tb_limit_str(const struct tb_limit *l, const char *what, const char *ops,
+    char *buf, size_t len)
+{
+	size_t o;
+
+	buf[0] = '\0';
+	if (l->tl_bytes.tb_rate == 0 && l->tl_ops.tb_rate == 0)
+		return buf;
+	snprintf(buf, len, ", %s", what);
+	o = strlen(buf);
+	if (l->tl_ops.tb_rate != 0)
+		snprintf(buf + o, len - o, " %llu %s",
+		    (unsigned long long)l->tl_ops.tb_rate, ops);
+	o = strlen(buf);
+	if (l->tl_bytes.tb_rate != 0)
+		snprintf(buf + o, len - o, " %llu bytes/s",
+		    (unsigned long long)l->tl_bytes.tb_rate);
+	return buf;
 }

@@ -24,6 +24,7 @@
 #define VMM_VIRTIO_TBUCKET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define TB_BURST_MS	100		/* a full bucket: 100 ms of its rate */
@@ -84,5 +85,12 @@ void	tb_limit_take(struct tb_limit *, uint64_t bytes, uint64_t ops);
 int	tb_timer_open(void);
 int	tb_timer_arm(int fd, uint64_t at);
 void	tb_timer_ack(int fd);
+
+/*
+ * ", WHAT N OPS N bytes/s" for a limit's rates (each part only if set),
+ * or "" for no limit: the devices' describe lines.  Returns buf.
+ */
+const char	*tb_limit_str(const struct tb_limit *, const char *what,
+		    const char *ops, char *buf, size_t len);
 
 #endif /* VMM_VIRTIO_TBUCKET_H */
