@@ -5,12 +5,11 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <stdio.h>
-#include <string.h>
 
 #include "tbucket.h"
 
