@@ -243,6 +243,9 @@ def t_two_guests():
     uses vhost-net where the host has it and checks both transfers too."""
     ns = S["ns"]
     b_ip, c_ip = f"{BR_NET}.12/24", f"{BR_NET}.13/24"
+    # A run cut short (a lab stall, then the retry) may have left it.
+    if "tapb" in ns.links():
+        ns.ip("link", "del", "tapb")
     ns.tap("tapb", BR)
     c_nic = {"bridge": BR}
     if os.path.exists("/dev/vhost-net"):
