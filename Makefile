@@ -4,7 +4,7 @@
 
 CC	?= cc
 BUILD	:= build
-PKGS	:= jansson liburing libcap-ng libseccomp
+PKGS	:= jansson liburing libcap-ng libseccomp libxxhash liblz4 libzstd
 
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wcast-qual -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wformat=2 -Wundef -Wvla
@@ -19,8 +19,10 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS	= $(PKG_LIBS) -laio -lpthread
 
-# The VMM library: every .c in vmm/, devices/, virtio/ (tests live in */tests/).
-LIB_SRCS := $(wildcard vmm/*.c devices/*.c virtio/*.c)
+# The VMM library: every .c in vmm/, devices/, virtio/ and vol/ (the volume
+# library, docs/volumes.md says why it has a folder of its own); tests live
+# in */tests/.
+LIB_SRCS := $(wildcard vmm/*.c devices/*.c virtio/*.c vol/*.c)
 GEN_SRCS := $(BUILD)/gen/dsdt.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/dsdt.o
 SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o) $(BUILD)/san/gen/dsdt.o
@@ -29,7 +31,7 @@ VMCTL_SRCS := $(wildcard tools/vmctl/*.c)
 VMCTL_OBJS := $(VMCTL_SRCS:%.c=$(BUILD)/obj/%.o)
 
 # Unit tests: one binary per */tests/test_*.c, built with ASan/UBSan, cmocka.
-TEST_SRCS := $(wildcard vmm/tests/test_*.c devices/tests/test_*.c virtio/tests/test_*.c tools/vmctl/tests/test_*.c)
+TEST_SRCS := $(wildcard vmm/tests/test_*.c devices/tests/test_*.c virtio/tests/test_*.c vol/tests/test_*.c tools/vmctl/tests/test_*.c)
 TEST_BINS := $(patsubst %.c,$(BUILD)/test/%,$(notdir $(TEST_SRCS)))
 
 .PHONY: all deps test unit-test guest-test demo bench clean check-headers kit lab
