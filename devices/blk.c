@@ -29,6 +29,7 @@
 
 #include "blkdev.h"
 #include "blk_engine.h"
+#include "vol.h"
 
 #define BLK_DIRECT_MAX_ALIGN	4096u
 
@@ -567,10 +568,38 @@ blk_drain(struct blk_disk *d)
 		blk_signal(d);
 }
 
+/* The request table, the ready ring and the eventfd, for any disk. */
+static int
+blk_open_table(struct blk_disk *d, unsigned int depth, char *err, size_t errlen)
+{
+	if (d->d_slots == NULL) {
+		d->d_slots = calloc(depth, sizeof(*d->d_slots));
+		d->d_iovs = calloc((size_t)depth * BLK_MAX_IOV, sizeof(*d->d_iovs));
+		d->d_ready = calloc(depth, sizeof(*d->d_ready));
+		if (d->d_slots == NULL || d->d_iovs == NULL || d->d_ready == NULL)
+			return blk_fail(err, errlen, -ENOMEM, d->d_path,
+			    "out of memory");
+	}
+	for (unsigned int i = 0; i < depth; i++) {
+		d->d_slots[i].sl_uiov = &d->d_iovs[(size_t)i * BLK_MAX_IOV];
+		d->d_slots[i].sl_next = i + 1 < depth ? i + 1 : BLK_NOSLOT;
+	}
+	d->d_free = 0;
+	d->d_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->d_efd < 0)
+		return blk_fail(err, errlen, -errno, d->d_path, "eventfd: %s",
+		    strerror(errno));
+	return 0;
+}
+
 /* Free what blk_open allocated, in reverse. */
 static void
 blk_free(struct blk_disk *d)
 {
+	if (d->d_vol != NULL)
+		vol_close(d->d_vol);
+	if (d->d_pool != NULL)
+		vol_pool_close(d->d_pool);
 	if (d->d_bounce != NULL)
 		munmap(d->d_bounce, d->d_bounce_len);
 	free(d->d_rmw);
@@ -871,17 +900,8 @@ blk_open(const char *path, const struct blk_opts *o, struct blk_disk **out,
 			goto err_free;
 		}
 	}
-	for (unsigned int i = 0; i < depth; i++) {
-		d->d_slots[i].sl_uiov = &d->d_iovs[(size_t)i * BLK_MAX_IOV];
-		d->d_slots[i].sl_next = i + 1 < depth ? i + 1 : BLK_NOSLOT;
-	}
-	d->d_free = 0;
-	d->d_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (d->d_efd < 0) {
-		rc = blk_fail(err, errlen, -errno, path, "eventfd: %s",
-		    strerror(errno));
+	if ((rc = blk_open_table(d, depth, err, errlen)) < 0)
 		goto err_free;
-	}
 	if ((rc = blk_open_engine(d, o->bo_engine, err, errlen)) < 0)
 		goto err_free;
 	*out = d;
@@ -890,4 +910,62 @@ blk_open(const char *path, const struct blk_opts *o, struct blk_disk **out,
 err_free:
 	blk_free(d);
 	return rc;
+}
+
+int
+blk_open_volume(const char *pool_path, const char *vol, const struct blk_opts *o,
+    struct blk_disk **out, char *err, size_t errlen)
+{
+	static const struct blk_opts defaults;
+	struct blk_disk *d;
+	struct blk_info *bi;
+	unsigned int depth;
+	char verr[512];
+	int rc;
+
+	if (o == NULL)
+		o = &defaults;
+	depth = o->bo_depth == 0 ? BLK_DEFAULT_DEPTH : o->bo_depth;
+	if (depth > BLK_MAX_DEPTH)
+		return blk_fail(err, errlen, -EINVAL, vol,
+		    "queue depth %u is above %u", depth, BLK_MAX_DEPTH);
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return blk_fail(err, errlen, -ENOMEM, vol, "out of memory");
+	d->d_fd = d->d_efd = -1;
+	bi = &d->d_info;
+	bi->bi_readonly = o->bo_readonly;
+	bi->bi_depth = depth;
+	rc = vol_pool_open(pool_path, o->bo_readonly ? VOL_RDONLY : 0, &d->d_pool,
+	    verr, sizeof(verr));
+	if (rc < 0) {
+		snprintf(err, errlen, "%s", verr);
+		free(d);
+		return rc;
+	}
+	snprintf(d->d_path, sizeof(d->d_path), "%s/%s", vol_pool_name(d->d_pool), vol);
+	if ((rc = vol_open(d->d_pool, vol, &d->d_vol, verr, sizeof(verr))) < 0) {
+		snprintf(err, errlen, "%s", verr);
+		goto err_free;
+	}
+	bi->bi_size = vol_size(d->d_vol);
+	bi->bi_lbs = BLK_SECTOR_SIZE;
+	bi->bi_pbs = vol_bsize(d->d_vol);
+	bi->bi_readonly = o->bo_readonly || vol_readonly(d->d_vol);
+	bi->bi_discard = bi->bi_write_zeroes = !bi->bi_readonly;
+	if ((rc = blk_open_table(d, depth, err, errlen)) < 0)
+		goto err_free;
+	d->d_ops = &blk_vol_ops;
+	bi->bi_engine = blk_vol_ops.eo_name;
+	*out = d;
+	return 0;
+
+err_free:
+	blk_free(d);
+	return rc;
+}
+
+int
+blk_tick(struct blk_disk *d)
+{
+	return d->d_pool != NULL ? vol_pool_tick(d->d_pool) : -1;
 }

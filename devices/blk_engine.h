@@ -44,6 +44,8 @@ struct blk_slot {
 };
 
 struct blk_disk;
+struct vol;
+struct vol_pool;
 
 struct blk_engine_ops {
 	const char	*eo_name;
@@ -86,12 +88,15 @@ struct blk_disk {
 	uint32_t			*d_ready;	/* ring of DONE slots */
 	unsigned int			 d_rhead, d_rcount;
 	bool				 d_signal;	/* inline completions to announce */
+	struct vol_pool			*d_pool;	/* a volume's pool, else NULL */
+	struct vol			*d_vol;
 };
 
 /* Engines. */
 extern const struct blk_engine_ops blk_uring_ops;
 extern const struct blk_engine_ops blk_aio_ops;
 extern const struct blk_engine_ops blk_sync_ops;
+extern const struct blk_engine_ops blk_vol_ops;	/* volumes: devices/blk_vol.c */
 
 /*
  * Called by an engine when slot s finished with res (bytes or -errno).

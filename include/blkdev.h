@@ -101,6 +101,25 @@ struct blk_done {
 int	blk_open(const char *path, const struct blk_opts *o, struct blk_disk **out,
 	    char *err, size_t errlen);
 
+/*
+ * Open volume vol ("web") in the pool at pool_path as a disk (include/vol.h;
+ * docs/volumes.md).  The engine is "volume": requests complete inside
+ * blk_submit, FLUSH commits the pool's txg, DISCARD and WRITE_ZEROES free
+ * whole blocks.  bo_cache and bo_engine do not apply.  Errors as
+ * blk_open, naming "pool/vol".
+ */
+int	blk_open_volume(const char *pool_path, const char *vol,
+	    const struct blk_opts *o, struct blk_disk **out, char *err,
+	    size_t errlen);
+
+/*
+ * Background work: a volume commits its writes every few seconds even
+ * without a FLUSH.  Returns how many milliseconds from now the disk wants
+ * blk_tick called again, -1 if never (nothing pending, or not a volume),
+ * or -errno.
+ */
+int	blk_tick(struct blk_disk *);
+
 /* The disk's properties.  Never NULL. */
 const struct blk_info	*blk_info(const struct blk_disk *);
 

@@ -28,6 +28,11 @@ enum spec_cache {
 /* One element of "disks". */
 struct disk_spec {
 	char		ds_path[SPEC_PATH_MAX + 1];	/* file or block device */
+	/*
+	 * "pool/vol" for a volume (include/vol.h), else "".  ds_path is then
+	 * the pool's file, filled in by vmm_run from the pool registry.
+	 */
+	char		ds_volume[SPEC_PATH_MAX + 1];
 	bool		ds_readonly;			/* default false */
 	char		ds_serial[SPEC_SERIAL_MAX + 1];	/* "" when none given */
 	enum spec_cache	ds_cache;

@@ -224,6 +224,16 @@ int	vol_receive(struct vol_pool *, const char *name, int fd, bool force,
 	    vol_progress_fn *progress, void *arg, char *err, size_t errlen);
 
 /*
+ * The pool registry: pool NAME is the symlink <root>/pools/NAME to its
+ * file or device (vmctl volume pool-create/pool-import make it).  root
+ * NULL: $HULL_ROOT, else /var/lib/hull.  Writes the target to path;
+ * "pool \"tank\": no such pool (vmctl volume pool-list)" when missing.
+ */
+#define VOL_DEFAULT_ROOT	"/var/lib/hull"
+int	vol_registry_path(const char *root, const char *pool, char *path,
+	    size_t pathlen, char *err, size_t errlen);
+
+/*
  * For crash tests only: after n more writes to the pool file, drop every
  * further write (it reports success), as a power cut would.  n < 0: off.
  */

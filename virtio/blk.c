@@ -109,6 +109,8 @@ struct vblk {
 	bool			 vb_limited;
 	int			 vb_timer_fd;
 	uint64_t		 vb_timer_at;	/* armed for (ns); 0: not armed */
+	int			 vb_tick_fd;	/* volumes: the txg timer, else -1 */
+	bool			 vb_tick_armed;
 	unsigned int		 vb_timer_first; /* queue the timer takes first */
 	bool			 vb_throttled[VBLK_QUEUES_MAX];
 };
@@ -226,6 +228,8 @@ vblk_fill_cfg(struct vblk *vb)
 static void	vblk_completion(void *);
 static void	vblk_destroy(void *);
 static void	vblk_timer(void *);
+static void	vblk_tick(void *);
+static void	vblk_arm_tick(struct vblk *);
 
 /* ", limits 200 IOPS 1048576 bytes/s", or "" without any. */
 static const char *
@@ -272,10 +276,15 @@ vblk_create(struct virtio_dev *vd, const struct virtio_create *vc, void **priv,
 		nq--;
 	o.bo_depth = nq * vb->vb_qsize * VBLK_SPLIT_MAX;
 	vb->vb_nq = nq;
-	rc = blk_open(ds->ds_path, &o, &vb->vb_disk, berr, sizeof(berr));
+	if (ds->ds_volume[0] != '\0')
+		rc = blk_open_volume(ds->ds_path, strchr(ds->ds_volume, '/') + 1,
+		    &o, &vb->vb_disk, berr, sizeof(berr));
+	else
+		rc = blk_open(ds->ds_path, &o, &vb->vb_disk, berr, sizeof(berr));
 	if (rc < 0) {
-		snprintf(vc->vc_err, vc->vc_errlen, "disks[%u].path: %s",
-		    vc->vc_index, berr);
+		snprintf(vc->vc_err, vc->vc_errlen, "disks[%u].%s: %s",
+		    vc->vc_index, ds->ds_volume[0] != '\0' ? "volume" : "path",
+		    berr);
 		free(vb);
 		return rc;
 	}
@@ -286,7 +295,8 @@ vblk_create(struct virtio_dev *vd, const struct virtio_create *vc, void **priv,
 	}
 	/* Say which backend serves the disk: it decides speed and durability. */
 	fprintf(stderr, "hull: disks[%u]: %s: %s, %s%s%s%s%s\n", vc->vc_index,
-	    ds->ds_path, vb->vb_info->bi_engine, vb->vb_info->bi_direct ?
+	    ds->ds_volume[0] != '\0' ? ds->ds_volume : ds->ds_path,
+	    vb->vb_info->bi_engine, vb->vb_info->bi_direct ?
 	    "O_DIRECT" : "buffered", vb->vb_info->bi_readonly ? ", read-only" :
 	    "", vblk_limit_str(vb, lim, sizeof(lim)),
 	    vb->vb_info->bi_note[0] ? "; " : "", vb->vb_info->bi_note);
@@ -299,6 +309,7 @@ vblk_create(struct virtio_dev *vd, const struct virtio_create *vc, void **priv,
 	}
 	pthread_mutex_init(&vb->vb_lock, NULL);
 	vb->vb_timer_fd = -1;
+	vb->vb_tick_fd = -1;
 	vb->vb_dev = vd;
 	vb->vb_loop = vc->vc_loop;
 	vb->vb_cache = o.bo_cache;
@@ -316,6 +327,21 @@ vblk_create(struct virtio_dev *vd, const struct virtio_create *vc, void **priv,
 		    "completions: %s", vc->vc_index, strerror(-rc));
 		vblk_destroy(vb);
 		return rc;
+	}
+	if (ds->ds_volume[0] != '\0') {
+		vb->vb_tick_fd = tb_timer_open();
+		if (vb->vb_tick_fd < 0 || (rc = ioloop_add(vb->vb_loop,
+		    vb->vb_tick_fd, vblk_tick, vb)) < 0) {
+			rc = vb->vb_tick_fd < 0 ? vb->vb_tick_fd : rc;
+			if (vb->vb_tick_fd >= 0)
+				close(vb->vb_tick_fd);
+			vb->vb_tick_fd = -1;
+			snprintf(vc->vc_err, vc->vc_errlen, "disks[%u]: cannot set "
+			    "up the volume's commit timer: %s", vc->vc_index,
+			    strerror(-rc));
+			vblk_destroy(vb);
+			return rc;
+		}
 	}
 	if (vb->vb_limited) {
 		vb->vb_timer_fd = tb_timer_open();
@@ -656,6 +682,37 @@ vblk_notify(void *priv, unsigned int q)
 	if (vb->vb_active && q < vb->vb_nq && !vb->vb_throttled[q])
 		vblk_drain_queue(vb, q);
 	vblk_interrupts(vb);
+	vblk_arm_tick(vb);
+	pthread_mutex_unlock(&vb->vb_lock);
+}
+
+/*
+ * A volume's writes wait in memory for a commit: make sure one comes
+ * within VOL_TXG_SECONDS even if the guest never flushes.  vb_lock held.
+ */
+static void
+vblk_arm_tick(struct vblk *vb)
+{
+	int ms;
+
+	if (vb->vb_tick_fd < 0 || vb->vb_tick_armed)
+		return;
+	ms = blk_tick(vb->vb_disk);
+	if (ms < 0)
+		return;
+	if (tb_timer_arm(vb->vb_tick_fd, tb_now() + (uint64_t)ms * 1000000u) == 0)
+		vb->vb_tick_armed = true;
+}
+
+static void
+vblk_tick(void *priv)
+{
+	struct vblk *vb = priv;
+
+	tb_timer_ack(vb->vb_tick_fd);
+	pthread_mutex_lock(&vb->vb_lock);
+	vb->vb_tick_armed = false;
+	vblk_arm_tick(vb);
 	pthread_mutex_unlock(&vb->vb_lock);
 }
 
@@ -770,6 +827,10 @@ vblk_destroy(void *priv)
 	if (vb == NULL)
 		return;
 	(void)ioloop_del(vb->vb_loop, blk_event_fd(vb->vb_disk));
+	if (vb->vb_tick_fd >= 0) {
+		(void)ioloop_del(vb->vb_loop, vb->vb_tick_fd);
+		close(vb->vb_tick_fd);
+	}
 	if (vb->vb_timer_fd >= 0) {
 		(void)ioloop_del(vb->vb_loop, vb->vb_timer_fd);
 		close(vb->vb_timer_fd);

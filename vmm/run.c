@@ -26,6 +26,7 @@
 #include "trace.h"
 #include "uart.h"
 #include "vmm.h"
+#include "vol.h"
 
 struct console {
 	int		co_in;		/* -1: no input, or input hit EOF */
@@ -468,6 +469,9 @@ vmm_run_checked(const struct vm_spec *spec, const struct vmm_opts *o,
 	return status;
 }
 
+static int	vmm_run_resolved(const struct vm_spec *, const struct vmm_opts *,
+		    char *, size_t);
+
 /* What the jail cannot change is checked before it is built. */
 static int
 vmm_precheck(const struct vm_spec *spec, char *err, size_t errlen)
@@ -485,13 +489,68 @@ vmm_precheck(const struct vm_spec *spec, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * A volume disk ("pool/vol") runs on its pool's file: look the pool up in
+ * the registry (include/vol.h) and fill in ds_path, so the checks, the
+ * jail's bind mounts and the cgroup's io.max see the file like any disk.
+ */
+static int
+vmm_resolve_volumes(struct vm_spec *spec, char *err, size_t errlen)
+{
+	char pool[SPEC_PATH_MAX + 1], verr[512];
+	unsigned int i, j;
+
+	for (i = 0; i < spec->vs_ndisks; i++) {
+		struct disk_spec *d = &spec->vs_disks[i];
+
+		if (d->ds_volume[0] == '\0')
+			continue;
+		snprintf(pool, sizeof(pool), "%s", d->ds_volume);
+		*strchr(pool, '/') = '\0';
+		if (vol_registry_path(NULL, pool, d->ds_path, sizeof(d->ds_path),
+		    verr, sizeof(verr)) < 0) {
+			snprintf(err, errlen, "disks[%u].volume: %s", i, verr);
+			return VMM_ST_BADSPEC;
+		}
+		for (j = 0; j < i; j++)
+			if (spec->vs_disks[j].ds_volume[0] == '\0' &&
+			    strcmp(spec->vs_disks[j].ds_path, d->ds_path) == 0) {
+				snprintf(err, errlen, "disks[%u].volume: its pool %s "
+				    "is disks[%u]'s file", i, d->ds_path, j);
+				return VMM_ST_BADSPEC;
+			}
+	}
+	return 0;
+}
+
 int
-vmm_run(const struct vm_spec *spec, const struct vmm_opts *o, char *err,
+vmm_run(const struct vm_spec *spec_in, const struct vmm_opts *o, char *err,
     size_t errlen)
 {
+	struct vm_spec *spec;
 	int status;
 
 	err[0] = '\0';
+	if ((spec = malloc(sizeof(*spec))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return VMM_ST_ERROR;
+	}
+	*spec = *spec_in;
+	status = vmm_resolve_volumes(spec, err, errlen);
+	if (status == 0)
+		status = vmm_run_resolved(spec, o, err, errlen);
+	else
+		vmm_ready(o, status, err);
+	free(spec);
+	return status;
+}
+
+static int
+vmm_run_resolved(const struct vm_spec *spec, const struct vmm_opts *o,
+    char *err, size_t errlen)
+{
+	int status;
+
 	if (!spec->vs_jail) {
 		fprintf(stderr, "hull: %s: WARNING: \"jail\": false: the VMM "
 		    "runs unconfined, with all of vmctl's privileges; for "

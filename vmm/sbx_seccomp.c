@@ -17,6 +17,7 @@
 #include <linux/fs.h>
 #include <linux/if_tun.h>
 #include <linux/vhost.h>
+#include <fcntl.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
@@ -132,6 +133,15 @@ static const struct sbx_ioctl sbx_ioctls[] = {
 	{ BLKZEROOUT, I, "virtio-blk WRITE_ZEROES on a block device" },
 };
 
+/*
+ * fcntl commands allowed: the OFD locks a volume pool's commit takes
+ * (vol/pool.c), in the I/O thread, and at teardown when the pool closes.
+ */
+static const int sbx_fcntls[] = {
+	F_OFD_SETLK,
+	F_OFD_SETLKW,
+};
+
 /* prctl options allowed (thread names; harmless queries). */
 static const int sbx_prctls[] = {
 	PR_SET_NAME,		/* vCPU and I/O threads name themselves */
@@ -170,6 +180,11 @@ sbx_rules(scmp_filter_ctx ctx, unsigned int bit)
 		    sbx_ioctls[i].si_req & 0xffffffffu))) < 0)
 			return rc;
 	}
+	for (i = 0; i < sizeof(sbx_fcntls) / sizeof(sbx_fcntls[0]); i++)
+		if ((bit & (I | M)) && (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+		    SCMP_SYS(fcntl), 1, SCMP_A1(SCMP_CMP_EQ,
+		    (scmp_datum_t)sbx_fcntls[i]))) < 0)
+			return rc;
 	for (i = 0; i < sizeof(sbx_prctls) / sizeof(sbx_prctls[0]); i++)
 		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl),
 		    1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sbx_prctls[i]))) < 0)

@@ -15,6 +15,7 @@
 
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -69,7 +70,7 @@ struct spec_ctx {
 
 static spec_check_fn	spec_v_name, spec_v_vcpus, spec_v_ram, spec_v_kernel,
 			spec_v_initrd, spec_v_cmdline, spec_v_disks;
-static spec_check_fn	spec_v_disk_path, spec_v_disk_readonly,
+static spec_check_fn	spec_v_disk_path, spec_v_disk_volume, spec_v_disk_readonly,
 			spec_v_disk_serial, spec_v_disk_cache;
 static spec_check_fn	spec_v_nics, spec_v_nic_tap, spec_v_nic_bridge,
 			spec_v_nic_mac, spec_v_nic_mtu, spec_v_nic_queues,
@@ -99,7 +100,8 @@ static const struct spec_key spec_top_keys[] = {
 
 /* One element of "disks"; dst is a struct disk_spec. */
 static const struct spec_key spec_disk_keys[] = {
-	{ "path",	SPEC_T_STRING,	SPEC_K_REQUIRED, spec_v_disk_path },
+	{ "path",	SPEC_T_STRING,	0, spec_v_disk_path },
+	{ "volume",	SPEC_T_STRING,	0, spec_v_disk_volume },
 	{ "readonly",	SPEC_T_BOOL,	0, spec_v_disk_readonly },
 	{ "serial",	SPEC_T_STRING,	0, spec_v_disk_serial },
 	{ "cache",	SPEC_T_STRING,	0, spec_v_disk_cache },
@@ -618,6 +620,33 @@ spec_v_disk_path(struct spec_ctx *ctx, const char *path, json_t *v, void *dst)
 	return spec_string(ctx, path, v, SPEC_PATH_MAX, false, ds->ds_path);
 }
 
+/* "pool/vol": two names of [A-Za-z0-9_.:-] (include/vol.h), one slash. */
+static int
+spec_v_disk_volume(struct spec_ctx *ctx, const char *path, json_t *v, void *dst)
+{
+	struct disk_spec *ds = dst;
+	const char *s = json_string_value(v), *slash;
+	size_t i;
+	int rc;
+
+	if ((rc = spec_string(ctx, path, v, SPEC_PATH_MAX, false, ds->ds_volume)) < 0)
+		return rc;
+	slash = strchr(s, '/');
+	if (slash == NULL || slash == s || slash[1] == '\0' ||
+	    strchr(slash + 1, '/') != NULL || strchr(s, '@') != NULL ||
+	    slash - s > 63 || strlen(slash + 1) > 63 || s[0] == '.' ||
+	    s[0] == '-' || slash[1] == '.' || slash[1] == '-') {
+		spec_err(ctx, "%s: not a volume name (pool/volume)", path);
+		return -EINVAL;
+	}
+	for (i = 0; s[i] != '\0'; i++)
+		if (!isalnum((unsigned char)s[i]) && strchr("_.:-/", s[i]) == NULL) {
+			spec_err(ctx, "%s: not a volume name (pool/volume)", path);
+			return -EINVAL;
+		}
+	return 0;
+}
+
 static int
 spec_v_disk_readonly(struct spec_ctx *ctx, const char *path, json_t *v,
     void *dst)
@@ -993,15 +1022,34 @@ spec_check_disks(struct spec_ctx *ctx, const struct vm_spec *vs)
 	unsigned int i, j;
 	int rc = 0;
 
-	for (i = 0; i < vs->vs_ndisks; i++)
-		for (j = 0; j < i; j++)
-			if (strcmp(vs->vs_disks[i].ds_path,
-			    vs->vs_disks[j].ds_path) == 0) {
+	for (i = 0; i < vs->vs_ndisks; i++) {
+		const struct disk_spec *d = &vs->vs_disks[i];
+
+		if ((d->ds_path[0] != '\0') == (d->ds_volume[0] != '\0')) {
+			spec_err(ctx, "disks[%u]: give \"path\" or \"volume\"%s", i,
+			    d->ds_path[0] != '\0' ? ", not both" : "");
+			rc = -EINVAL;
+			continue;
+		}
+		for (j = 0; j < i; j++) {
+			const struct disk_spec *e = &vs->vs_disks[j];
+
+			if (d->ds_path[0] != '\0' &&
+			    strcmp(d->ds_path, e->ds_path) == 0) {
 				spec_err(ctx, "disks[%u].path: the same file as "
 				    "disks[%u]", i, j);
 				rc = -EINVAL;
 				break;
 			}
+			if (d->ds_volume[0] != '\0' &&
+			    strcmp(d->ds_volume, e->ds_volume) == 0) {
+				spec_err(ctx, "disks[%u].volume: the same volume "
+				    "as disks[%u]", i, j);
+				rc = -EINVAL;
+				break;
+			}
+		}
+	}
 	return rc;
 }
 

@@ -13,7 +13,9 @@
 static json_t *
 spec_disk_json(const struct disk_spec *d)
 {
-	json_t *o = json_pack("{s:s, s:b, s:s}", "path", d->ds_path,
+	json_t *o = json_pack("{s:s, s:b, s:s}",
+	    d->ds_volume[0] != '\0' ? "volume" : "path",
+	    d->ds_volume[0] != '\0' ? d->ds_volume : d->ds_path,
 	    "readonly", d->ds_readonly, "cache",
 	    d->ds_cache == SPEC_CACHE_WRITEBACK ? "writeback" : "none");
 

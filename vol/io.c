@@ -3,21 +3,134 @@
  * fdatasync, checksums (XXH3-128, libxxhash) and block compression (lz4,
  * zstd).  The crash-test hook that drops writes lives here, below
  * everything that writes.
+ *
+ * Writes go through io_uring (liburing) where the kernel allows it: a
+ * commit writes many blocks, so they are copied into a staging area and
+ * submitted together, up to VIO_DEPTH in flight, and waited for before
+ * any read, fdatasync or uberblock.  Reads are single preads: a guest's
+ * read wants one block now.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <liburing.h>
 #include <lz4.h>
 #include <xxhash.h>
 #include <zstd.h>
 
 #include "vol_impl.h"
 
+#define VIO_DEPTH	64u
+#define VIO_STAGE	(8u << 20)	/* bytes staged before a submit */
+
+struct vio_ring {
+	struct io_uring	 r_ring;
+	unsigned char	*r_stage;
+	size_t		 r_used;
+	unsigned int	 r_n;		/* queued, not yet reaped */
+	int		 r_err;		/* first failed write since the last wait */
+	size_t		 r_len[VIO_DEPTH];
+};
+
+void
+vio_init(struct vol_pool *p)
+{
+	struct vio_ring *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return;
+	r->r_stage = malloc(VIO_STAGE + VOL_MAX_BLOCK + VOL_UNIT);
+	if (!r->r_stage || io_uring_queue_init(VIO_DEPTH, &r->r_ring, 0) < 0) {
+		free(r->r_stage);
+		free(r);
+		return;
+	}
+	p->p_ring = r;
+}
+
+/* Submit what is staged and wait for all of it; the first error. */
+static int
+vio_wait(struct vol_pool *p)
+{
+	struct vio_ring *r = p->p_ring;
+	struct io_uring_cqe *cqe;
+	int rc;
+
+	if (!r || r->r_n == 0)
+		return 0;
+	io_uring_submit(&r->r_ring);
+	while (r->r_n) {
+		rc = io_uring_wait_cqe(&r->r_ring, &cqe);
+		if (rc == -EINTR)
+			continue;
+		if (rc < 0) {
+			r->r_err = rc;
+			break;
+		}
+		if (cqe->res < 0 && !r->r_err)
+			r->r_err = cqe->res;
+		else if (cqe->res >= 0 && (size_t)cqe->res != r->r_len[cqe->user_data] &&
+		    !r->r_err)
+			r->r_err = -EIO;	/* short: the device is full or failing */
+		io_uring_cqe_seen(&r->r_ring, cqe);
+		r->r_n--;
+	}
+	r->r_used = 0;
+	rc = r->r_err;
+	r->r_err = 0;
+	return rc;
+}
+
+void
+vio_fini(struct vol_pool *p)
+{
+	if (!p->p_ring)
+		return;
+	vio_wait(p);
+	io_uring_queue_exit(&p->p_ring->r_ring);
+	free(p->p_ring->r_stage);
+	free(p->p_ring);
+	p->p_ring = NULL;
+}
+
+/* Stage a write; false if it must be written directly. */
+static bool
+vio_stage(struct vol_pool *p, const void *buf, size_t len, uint64_t off, int *rc)
+{
+	struct vio_ring *r = p->p_ring;
+	struct io_uring_sqe *sqe;
+
+	*rc = 0;
+	if (!r || len > VOL_MAX_BLOCK + VOL_UNIT)
+		return false;
+	if ((r->r_n == VIO_DEPTH || r->r_used + len > VIO_STAGE + VOL_MAX_BLOCK) &&
+	    (*rc = vio_wait(p)) < 0)
+		return true;
+	if (!(sqe = io_uring_get_sqe(&r->r_ring))) {
+		if ((*rc = vio_wait(p)) < 0 || !(sqe = io_uring_get_sqe(&r->r_ring)))
+			return *rc < 0;
+	}
+	memcpy(r->r_stage + r->r_used, buf, len);
+	io_uring_prep_write(sqe, p->p_fd, r->r_stage + r->r_used, (unsigned int)len,
+	    off);
+	io_uring_sqe_set_data64(sqe, r->r_n);
+	r->r_len[r->r_n] = len;
+	r->r_used += len;
+	r->r_n++;
+	return true;
+}
+
 int
 vio_read(struct vol_pool *p, void *buf, size_t len, uint64_t off)
 {
 	size_t done = 0;
+	int rc;
+
+	/* A read may be of a block just written (scrub's repair, a reload). */
+	if ((rc = vio_wait(p)) < 0)
+		return rc;
 
 	while (done < len) {
 		ssize_t n = pread(p->p_fd, (char *)buf + done, len - done,
@@ -41,12 +154,15 @@ int
 vio_write(struct vol_pool *p, const void *buf, size_t len, uint64_t off)
 {
 	size_t done = 0;
+	int rc;
 
 	if (p->p_ro)
 		return -EROFS;
 	p->p_nwrites++;
 	if (p->p_drop_after >= 0 && (long)p->p_nwrites > p->p_drop_after)
 		return 0;		/* the power is off: the write is lost */
+	if (vio_stage(p, buf, len, off, &rc))
+		return rc;
 	while (done < len) {
 		ssize_t n = pwrite(p->p_fd, (const char *)buf + done, len - done,
 		    (off_t)(off + done));
@@ -63,6 +179,10 @@ vio_write(struct vol_pool *p, const void *buf, size_t len, uint64_t off)
 int
 vio_sync(struct vol_pool *p)
 {
+	int rc;
+
+	if ((rc = vio_wait(p)) < 0)
+		return rc;
 	if (p->p_drop_after >= 0 && (long)p->p_nwrites >= p->p_drop_after)
 		return 0;
 	return fdatasync(p->p_fd) < 0 ? -errno : 0;

@@ -221,11 +221,16 @@ struct vol_pool {
 	unsigned char	*p_rbuf;	/* scratch: a stored block */
 	unsigned char	*p_wbuf;	/* scratch: a block to store */
 	unsigned char	*p_bbuf;	/* scratch: one data block */
+	struct vio_ring	*p_ring;	/* io_uring write-behind, or NULL */
 	long		 p_drop_after;	/* test hook; < 0 off */
 	uint64_t	 p_nwrites;
 };
 
 /* vol/io.c: the pool file. */
+struct vio_ring;
+/* Set up io_uring for the pool's writes; without it they are pwrite()s. */
+void	vio_init(struct vol_pool *);
+void	vio_fini(struct vol_pool *);
 int	vio_read(struct vol_pool *, void *buf, size_t len, uint64_t off);
 int	vio_write(struct vol_pool *, const void *buf, size_t len, uint64_t off);
 int	vio_sync(struct vol_pool *);
