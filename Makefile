@@ -173,7 +173,8 @@ fuzz: deps $(BUILD)/fuzz/fuzz_spec $(BUILD)/fuzz/fuzz_ctl $(BUILD)/fuzz/fuzz_blk
 BLK_HARNESS_SRCS := guest-tests/bench/blk_harness.c virtio/blk.c \
 	virtio/blk_req.c virtio/iov.c virtio/virtq.c virtio/tbucket.c vmm/gm.c \
 	vmm/ioloop.c devices/blk.c \
-	devices/blk_uring.c devices/blk_aio.c devices/blk_sync.c
+	devices/blk_uring.c devices/blk_aio.c devices/blk_sync.c \
+	devices/blk_vol.c $(wildcard vol/*.c)
 
 $(BUILD)/bench/blk_harness: $(BLK_HARNESS_SRCS) $(wildcard include/*.h virtio/*.h devices/*.h)
 	@mkdir -p $(dir $@)
@@ -183,6 +184,16 @@ $(BUILD)/bench/blk_harness: $(BLK_HARNESS_SRCS) $(wildcard include/*.h virtio/*.
 .PHONY: bench-blk
 bench-blk: deps $(BUILD)/bench/blk_harness
 	@sh guest-tests/bench/blk_bench.sh
+
+# Volumes at host speed: the harness on a volume vs a raw file, clone
+# time of a 10 GiB volume, send and receive MB/s (docs/bench.md).
+$(BUILD)/bench/vol_bench: guest-tests/bench/vol_bench.c $(BUILD)/libhull.a
+	@mkdir -p $(dir $@)
+	$(CC) $(HDRFLAGS) -O2 -g $(PKG_CFLAGS) -o $@ $< $(BUILD)/libhull.a $(LDLIBS)
+
+.PHONY: bench-vol
+bench-vol: deps $(BUILD)/bench/blk_harness $(BUILD)/bench/vol_bench
+	@sh guest-tests/bench/vol_bench.sh
 
 # Hull's virtio-net model driven from a host thread (no KVM) on a tap in a
 # network namespace of its own, beside raw tap reads and writes.
@@ -200,7 +211,7 @@ bench-net: deps $(BUILD)/bench/net_harness
 
 # Hull beside QEMU (docs/bench.md); prints medians and ratios.  The device
 # harness runs here; the guests run in the lab where /dev/kvm lacks VMX/SVM.
-bench: deps all tiny kit lab bench-blk bench-net
+bench: deps all tiny kit lab bench-blk bench-net bench-vol
 	@sh guest-tests/run-bench.sh
 
 # Boot a Debian guest and show its console (in the lab where needed).

@@ -321,8 +321,7 @@ pool_setup(struct vol_pool *p)
 	p->p_wbuf = malloc(VOL_MAX_BLOCK + VOL_UNIT);
 	p->p_bbuf = malloc(VOL_MAX_BSIZE);
 	p->p_drop_after = -1;
-	if (!p->p_ro)
-		vio_init(p);
+	vio_init(p);
 	return p->p_ms && p->p_rbuf && p->p_wbuf && p->p_bbuf ? 0 : -ENOMEM;
 }
 

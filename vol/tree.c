@@ -42,21 +42,33 @@ vblk_read(struct vol_pool *p, const struct vol_bp *bp, void *buf)
 	    bp->bp_comp > VOL_COMPRESS_ZSTD)
 		return -EIO;
 	for (c = 0; c < 2; c++) {
-		unsigned char *src = bp->bp_comp ? p->p_rbuf : buf;
+		const unsigned char *src;
 
 		if (!bp->bp_dva[c])
 			continue;
 		if (bp->bp_dva[c] < VOL_DATA_OFF ||
 		    bp->bp_dva[c] + bp->bp_psize > p->p_label.lb_size)
 			continue;
-		if ((rc = vio_read(p, src, bp->bp_psize, bp->bp_dva[c])) < 0)
-			continue;
+		/* Verified where it lies (the mapping), copied only if good. */
+		src = vio_peek(p, bp->bp_psize, bp->bp_dva[c]);
+		if (!src) {
+			unsigned char *dst = bp->bp_comp ? p->p_rbuf : buf;
+
+			if ((rc = vio_read(p, dst, bp->bp_psize, bp->bp_dva[c])) < 0)
+				continue;
+			src = dst;
+		}
 		if (!vol_cksum_ok(src, bp->bp_psize, bp->bp_cksum)) {
 			rc = -EIO;
 			continue;
 		}
-		if (bp->bp_comp == VOL_COMPRESS_OFF)
-			return bp->bp_psize == bp->bp_lsize ? 0 : -EIO;
+		if (bp->bp_comp == VOL_COMPRESS_OFF) {
+			if (bp->bp_psize != bp->bp_lsize)
+				return -EIO;
+			if (src != buf)
+				memcpy(buf, src, bp->bp_lsize);
+			return 0;
+		}
 		rc = vol_decompress_block(bp->bp_comp, src, bp->bp_psize, buf,
 		    bp->bp_lsize);
 		if (rc == 0)
@@ -243,6 +255,53 @@ zeros:
 	return 0;
 }
 
+/*
+ * Data block b where it lies, verified: the dirty buffer, zeros, or the
+ * pool's mapping (uncompressed blocks), so a partial read copies only what
+ * it wants.  Falls back to block_read into the pool's block buffer.
+ */
+static int
+block_peek(struct vol *v, uint64_t b, const unsigned char **out)
+{
+	struct vol_pool *p = v->v_pool;
+	void *d = vmap_get(&v->v_dirty, b);
+	const struct vol_bp *bp;
+	int c, rc;
+
+	if (d && d != VOL_HOLEBUF) {
+		*out = d;
+		return 0;
+	}
+	if (d == VOL_HOLEBUF) {
+		*out = vol_zeros;
+		return 0;
+	}
+	if ((rc = data_bp(v, b, &bp)) < 0)
+		return rc;
+	if (!bp || vol_bp_hole(bp)) {
+		*out = vol_zeros;
+		return 0;
+	}
+	if (bp->bp_comp == VOL_COMPRESS_OFF && bp->bp_type == VOL_BT_DATA &&
+	    bp->bp_psize == v->v_rec.dr_bsize && bp->bp_lsize == v->v_rec.dr_bsize) {
+		for (c = 0; c < 2; c++) {
+			const unsigned char *m;
+
+			if (!bp->bp_dva[c] || bp->bp_dva[c] < VOL_DATA_OFF)
+				continue;
+			m = vio_peek(p, bp->bp_psize, bp->bp_dva[c]);
+			if (m && vol_cksum_ok(m, bp->bp_psize, bp->bp_cksum)) {
+				*out = m;
+				return 0;
+			}
+		}
+	}
+	if ((rc = block_read(v, b, p->p_bbuf)) < 0)
+		return rc;
+	*out = p->p_bbuf;
+	return 0;
+}
+
 static int
 range_ok(const struct vol *v, uint64_t off, uint64_t len)
 {
@@ -266,9 +325,11 @@ vol_pread(struct vol *v, void *buf, size_t len, uint64_t off)
 			if ((rc = block_read(v, b, out)) < 0)
 				return rc;
 		} else {
-			if ((rc = block_read(v, b, v->v_pool->p_bbuf)) < 0)
+			const unsigned char *src;
+
+			if ((rc = block_peek(v, b, &src)) < 0)
 				return rc;
-			memcpy(out, v->v_pool->p_bbuf + in, n);
+			memcpy(out, src + in, n);
 		}
 		out += n;
 		off += n;

@@ -222,16 +222,22 @@ struct vol_pool {
 	unsigned char	*p_wbuf;	/* scratch: a block to store */
 	unsigned char	*p_bbuf;	/* scratch: one data block */
 	struct vio_ring	*p_ring;	/* io_uring write-behind, or NULL */
+	const unsigned char *p_map;	/* the pool mapped read-only, or NULL */
 	long		 p_drop_after;	/* test hook; < 0 off */
 	uint64_t	 p_nwrites;
 };
 
 /* vol/io.c: the pool file. */
 struct vio_ring;
-/* Set up io_uring for the pool's writes; without it they are pwrite()s. */
+/*
+ * Set up io_uring for the pool's writes (without it they are pwrite()s)
+ * and map the pool for reads (without it they are pread()s).
+ */
 void	vio_init(struct vol_pool *);
 void	vio_fini(struct vol_pool *);
 int	vio_read(struct vol_pool *, void *buf, size_t len, uint64_t off);
+/* [off, off+len) of the pool in memory (the mapping), or NULL: use vio_read. */
+const void	*vio_peek(struct vol_pool *, size_t len, uint64_t off);
 int	vio_write(struct vol_pool *, const void *buf, size_t len, uint64_t off);
 int	vio_sync(struct vol_pool *);
 void	vol_cksum(const void *buf, size_t len, uint8_t out[16]);

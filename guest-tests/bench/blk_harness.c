@@ -29,7 +29,10 @@
  * Data buffers are 4 KiB-aligned, so O_DIRECT needs no bounce buffer.
  *
  * Usage: blk_harness -f FILE [-r randread|randwrite|read|write] [-b BS]
- *	  [-q QD] [-t SECONDS] [--direct-kick] [--no-event-idx]
+ *	  [-q QD] [-t SECONDS] [--direct-kick] [--no-event-idx] [--writeback]
+ *	  [-V POOL/VOL]
+ * With -V, FILE is a volume pool and the disk is volume VOL in it
+ * (docs/volumes.md); --writeback opens a raw FILE buffered, as a pool is.
  * Output: one line, "harness rw=... bs=... qd=... ops=... secs=...
  * iops=... mbps=... kicks=... irqs=..." (mbps = 10^6 bytes per second,
  * as fio's bw_bytes / 10^6).
@@ -309,7 +312,7 @@ hb_usage(void)
 {
 	fprintf(stderr, "usage: blk_harness -f FILE [-r randread|randwrite|"
 	    "read|write] [-b BS] [-q QD] [-t SECONDS] [--direct-kick] "
-	    "[--no-event-idx]\n");
+	    "[--no-event-idx] [--writeback] [-V POOL/VOL]\n");
 	exit(2);
 }
 
@@ -319,11 +322,13 @@ main(int argc, char **argv)
 	static const struct option lopts[] = {
 		{ "direct-kick", no_argument, NULL, 'K' },
 		{ "no-event-idx", no_argument, NULL, 'E' },
+		{ "writeback", no_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct hb h;
 	static struct disk_spec ds;
-	const char *rw = "randread", *file = NULL;
+	const char *rw = "randread", *file = NULL, *volume = NULL;
+	bool writeback = false;
 	double secs = 5, t0, t1, now;
 	struct virtio_create vc;
 	char err[256];
@@ -336,8 +341,10 @@ main(int argc, char **argv)
 	h.hb_bs = 4096;
 	h.hb_qd = 32;
 	h.hb_event_idx = true;
-	while ((c = getopt_long(argc, argv, "f:r:b:q:t:", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:r:b:q:t:V:", lopts, NULL)) != -1) {
 		switch (c) {
+		case 'V': volume = optarg; break;
+		case 'W': writeback = true; break;
 		case 'f': file = optarg; break;
 		case 'r': rw = optarg; break;
 		case 'b': h.hb_bs = (uint32_t)strtoul(optarg, NULL, 0); break;
@@ -391,7 +398,9 @@ main(int argc, char **argv)
 	}
 
 	snprintf(ds.ds_path, sizeof(ds.ds_path), "%s", file);
-	ds.ds_cache = SPEC_CACHE_NONE;
+	if (volume != NULL)
+		snprintf(ds.ds_volume, sizeof(ds.ds_volume), "%s", volume);
+	ds.ds_cache = writeback ? SPEC_CACHE_WRITEBACK : SPEC_CACHE_NONE;
 	vc = (struct virtio_create){ .vc_spec = &ds, .vc_nvcpus = 1,
 	    .vc_loop = h.hb_loop, .vc_err = err, .vc_errlen = sizeof(err) };
 	h.hb_dev.vd_model = &virtio_blk_model;
