@@ -37,6 +37,8 @@ usage(FILE *f)
 	    "  stats NAME                    counters of a running VM\n"
 	    "  console NAME                  attach to the serial console\n"
 	    "  autoboot                      start every VM with autoboot\n"
+	    "  volume COMMAND ...            pools and volumes (vmctl volume "
+	    "help)\n"
 	    "The root is --root, else $HULL_ROOT, else /var/lib/hull.\n"
 	    "\n"
 	    "On the console, Ctrl-] stops the VM.  Exit status: 0 the guest "
@@ -120,7 +122,7 @@ static const struct {
 	{ "reboot", cmd_reboot }, { "delete", cmd_delete },
 	{ "list", cmd_list }, { "get", cmd_get }, { "info", cmd_info },
 	{ "stats", cmd_stats }, { "console", cmd_console },
-	{ "autoboot", cmd_autoboot },
+	{ "autoboot", cmd_autoboot }, { "volume", cmd_volume },
 };
 
 int
@@ -135,6 +137,8 @@ main(int argc, char **argv)
 		root = argv[2];
 		argc -= 2;
 		argv += 2;
+		/* The VMM finds volume pools under the same root (vol.h). */
+		setenv("HULL_ROOT", root, 1);
 	}
 	if (argc < 2) {
 		usage(stderr);

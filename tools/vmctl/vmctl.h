@@ -32,6 +32,9 @@ int	cmd_get(struct store *, int argc, char **argv);
 int	cmd_info(struct store *, int argc, char **argv);
 int	cmd_stats(struct store *, int argc, char **argv);
 
+/* volume.c: pools and volumes (docs/volumes.md) */
+int	cmd_volume(struct store *, int argc, char **argv);
+
 /* attach.c */
 int	cmd_console(struct store *, int argc, char **argv);
 
