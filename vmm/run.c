@@ -5,6 +5,7 @@
  * waits for a stop request from a vCPU or device.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -531,6 +532,12 @@ vmm_run(const struct vm_spec *spec_in, const struct vmm_opts *o, char *err,
 	int status;
 
 	err[0] = '\0';
+	/*
+	 * One malloc arena: glibc shrinks a thread arena's heap only after
+	 * reading /proc/sys/vm/overcommit_memory, an open the jail forbids
+	 * (seen when a volume's caches are freed at teardown).
+	 */
+	mallopt(M_ARENA_MAX, 1);
 	if ((spec = malloc(sizeof(*spec))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return VMM_ST_ERROR;

@@ -172,14 +172,6 @@ vpool_refresh_open(struct vol_pool *p)
 	}
 }
 
-static int
-ub_cmp(const void *a, const void *b)
-{
-	const struct vol_ub *x = a, *y = b;
-
-	return x->ub_txg < y->ub_txg ? 1 : x->ub_txg > y->ub_txg ? -1 : 0;
-}
-
 int
 vpool_reload(struct vol_pool *p)
 {
@@ -203,7 +195,15 @@ vpool_reload(struct vol_pool *p)
 		if (ub_ok(p, &ub) && ub.ub_txg % VOL_RING_SLOTS == i)
 			ring[n++] = ub;
 	}
-	qsort(ring, n, sizeof(*ring), ub_cmp);
+	/* Newest first (insertion sort: qsort is not for the jail, vmap.c). */
+	for (i = 1; i < n; i++) {
+		struct vol_ub t = ring[i];
+		unsigned int j = i;
+
+		for (; j > 0 && ring[j - 1].ub_txg < t.ub_txg; j--)
+			ring[j] = ring[j - 1];
+		ring[j] = t;
+	}
 	rc = -EIO;
 	/* Newest first; an older one only if the newer one's directory is damaged. */
 	for (i = 0; i < n; i++) {

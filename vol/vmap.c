@@ -112,12 +112,44 @@ vmap_each(const struct vmap *m, void (*fn)(uint64_t, void *, void *), void *arg)
 			fn(e->me_key, e->me_val, arg);
 }
 
-static int
-vmap_cmp(const void *a, const void *b)
+/*
+ * Heapsort, not qsort: glibc's qsort asks the kernel how much memory there
+ * is (sysinfo), which the jailed VMM's I/O thread may not (docs/seccomp.md).
+ */
+static void
+sift(uint64_t *k, size_t i, size_t n)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	for (;;) {
+		size_t c = 2 * i + 1;
+		uint64_t t;
 
-	return x < y ? -1 : x > y;
+		if (c >= n)
+			return;
+		if (c + 1 < n && k[c + 1] > k[c])
+			c++;
+		if (k[i] >= k[c])
+			return;
+		t = k[i];
+		k[i] = k[c];
+		k[c] = t;
+		i = c;
+	}
+}
+
+void
+vol_sort_u64(uint64_t *k, size_t n)
+{
+	size_t i;
+
+	for (i = n / 2; i-- > 0;)
+		sift(k, i, n);
+	for (i = n; i-- > 1;) {
+		uint64_t t = k[0];
+
+		k[0] = k[i];
+		k[i] = t;
+		sift(k, 0, i);
+	}
 }
 
 uint64_t *
@@ -132,7 +164,7 @@ vmap_keys(const struct vmap *m, size_t *n)
 	for (i = 0; i < m->m_nbuckets; i++)
 		for (struct vmap_ent *e = m->m_tab[i]; e; e = e->me_next)
 			k[j++] = e->me_key;
-	qsort(k, j, sizeof(*k), vmap_cmp);
+	vol_sort_u64(k, j);
 	*n = j;
 	return k;
 }

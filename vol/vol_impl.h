@@ -157,6 +157,8 @@ void	 vmap_each(const struct vmap *, void (*fn)(uint64_t, void *, void *), void 
 /* Keys in an array (malloc'ed, sorted); NULL with *n = 0 when empty. */
 uint64_t *vmap_keys(const struct vmap *, size_t *n);
 void	 vmap_free(struct vmap *);
+/* Sort ascending, without qsort (vol/vmap.c says why). */
+void	 vol_sort_u64(uint64_t *, size_t);
 
 /* A cached indirect block of an open volume. */
 struct vol_node {
