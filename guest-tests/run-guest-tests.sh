@@ -12,7 +12,7 @@
 set -u
 cd "$(dirname "$0")/.."
 # suite and its lab timeout in seconds (each boot inside is bounded too)
-suites="tiny:150 linux:400 disk:400 lifecycle:400 net:500 limits:400 jail:400"
+suites="tiny:150 linux:400 disk:400 lifecycle:400 net:500 limits:400 jail:400 volume:400"
 if guest-tests/lab/have-kvm; then
 	echo "guest-tests: /dev/kvm has VMX/SVM: running directly"
 	in_lab=false
