@@ -130,11 +130,26 @@ ms_load(struct vol_pool *p, uint64_t m)
 	ms->ms_free = units;
 	ms->ms_cursor = 0;
 	ms->ms_claimed = true;
+	struct vol_dsrec *durable;
+	uint32_t nd;
+
+	/*
+	 * What the newest durable txg reaches, and what the open txg does:
+	 * a block this txg dropped (a destroyed dataset, an overwritten
+	 * block) stays in use until the txg is durable.
+	 */
 	mark_bp(&c, &p->p_dirbp, 0, 0);
+	rc = vpool_durable_dir(p, &durable, &nd);
+	for (i = 0; i < nd && rc >= 0; i++) {
+		rc = vol_walk(p, &durable[i].dr_root, durable[i].dr_nlevels, 0, false,
+		    mark_bp, &c);
+		if (rc == -EIO)
+			rc = 0;		/* unreadable: scrub reports it */
+	}
+	free(durable);
 	for (i = 0; i < p->p_nds && rc >= 0; i++) {
 		const struct vol_dsrec *r = &p->p_ds[i];
 
-		/* Unreadable subtrees are skipped: scrub reports them. */
 		rc = vol_walk(p, &r->dr_root, r->dr_nlevels, 0, false, mark_bp, &c);
 		if (rc == -EIO)
 			rc = 0;
@@ -279,9 +294,17 @@ vspace_release(struct vol_pool *p)
 {
 	size_t i;
 
+	uint64_t m;
+
 	for (i = 0; i < p->p_npending; i++)
 		mark(p, p->p_pending[i].f_off, p->p_pending[i].f_len, false, -1);
 	p->p_npending = 0;
+	/*
+	 * Next-fit within a txg, first-fit across them: the space just freed
+	 * is used again first, which keeps a sparse pool file small.
+	 */
+	for (m = 0; m < p->p_nms; m++)
+		p->p_ms[m].ms_cursor = 0;
 }
 
 void

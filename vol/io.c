@@ -215,10 +215,11 @@ vio_sync(struct vol_pool *p)
 	return fdatasync(p->p_fd) < 0 ? -errno : 0;
 }
 
-void
+long
 vol_test_drop_writes_after(struct vol_pool *p, long n)
 {
 	p->p_drop_after = n < 0 ? -1 : (long)p->p_nwrites + n;
+	return (long)p->p_nwrites;
 }
 
 void

@@ -127,14 +127,17 @@ ub_ok(const struct vol_pool *p, const struct vol_ub *ub)
 	    vol_cksum_ok(ub, offsetof(struct vol_ub, ub_cksum), ub->ub_cksum);
 }
 
-/* Parse a directory block into p (replacing what was there). */
+/* Parse a directory block into a new array of records. */
 static int
-dir_parse(struct vol_pool *p, const unsigned char *buf, size_t len)
+dir_decode(const unsigned char *buf, size_t len, struct vol_dsrec **out,
+    uint32_t *count, uint64_t *next_id)
 {
 	const struct vol_dirhdr *h = (const void *)buf;
 	struct vol_dsrec *ds = NULL;
 	uint32_t i;
 
+	*out = NULL;
+	*count = 0;
 	if (len < sizeof(*h) || h->dh_magic != VOL_DIR_MAGIC ||
 	    h->dh_recsize != sizeof(struct vol_dsrec) || h->dh_count > VOL_MAX_DATASETS ||
 	    sizeof(*h) + (size_t)h->dh_count * sizeof(*ds) > len)
@@ -151,11 +154,48 @@ dir_parse(struct vol_pool *p, const unsigned char *buf, size_t len)
 			return -EIO;
 		}
 	}
+	*out = ds;
+	*count = h->dh_count;
+	*next_id = h->dh_next_id;
+	return 0;
+}
+
+/* Parse a directory block into p (replacing what was there). */
+static int
+dir_parse(struct vol_pool *p, const unsigned char *buf, size_t len)
+{
+	struct vol_dsrec *ds;
+	uint32_t n;
+	uint64_t next;
+	int rc;
+
+	if ((rc = dir_decode(buf, len, &ds, &n, &next)) < 0)
+		return rc;
 	free(p->p_ds);
 	p->p_ds = ds;
-	p->p_nds = h->dh_count;
-	p->p_next_id = h->dh_next_id;
+	p->p_nds = n;
+	p->p_next_id = next;
 	return 0;
+}
+
+int
+vpool_durable_dir(struct vol_pool *p, struct vol_dsrec **out, uint32_t *n)
+{
+	unsigned char *buf;
+	uint64_t next;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (vol_bp_hole(&p->p_dirbp))
+		return 0;
+	if (!(buf = malloc(p->p_dirbp.bp_lsize + 1)))
+		return -ENOMEM;
+	rc = vblk_read(p, &p->p_dirbp, buf);
+	if (rc == 0)
+		rc = dir_decode(buf, p->p_dirbp.bp_lsize, out, n, &next);
+	free(buf);
+	return rc;
 }
 
 /* Open volumes learn what changed in the directory (their snapshot floor). */

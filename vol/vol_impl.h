@@ -308,6 +308,8 @@ void	vpool_unlock(struct vol_pool *);
 /* With the lock held: write pending volumes, directory, uberblock. */
 int	vpool_commit(struct vol_pool *);
 int	vpool_reload(struct vol_pool *);
+/* The records of the newest durable directory (p_dirbp), malloc'ed. */
+int	vpool_durable_dir(struct vol_pool *, struct vol_dsrec **out, uint32_t *n);
 /* Open volumes take their snapshot floor from the directory. */
 void	vpool_refresh_open(struct vol_pool *);
 /* OFD locks on byte ranges beyond the data; 0, -EBUSY, -errno. */
