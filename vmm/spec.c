@@ -602,14 +602,32 @@ spec_array(struct spec_ctx *ctx, const char *path, json_t *v, const char *noun,
 	return rc;
 }
 
+/* A disk is a file ("path") or a volume ("volume"), one of the two. */
+static int
+spec_disk_post(struct spec_ctx *ctx, const char *path, void *elem)
+{
+	const struct disk_spec *d = elem;
+
+	if (d->ds_path[0] == '\0' && d->ds_volume[0] == '\0') {
+		spec_err(ctx, "%s.path: missing (required, or give \"volume\")", path);
+		return -EINVAL;
+	}
+	if (d->ds_path[0] != '\0' && d->ds_volume[0] != '\0') {
+		spec_err(ctx, "%s: \"path\" and \"volume\" both given (a disk is "
+		    "one or the other)", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int
 spec_v_disks(struct spec_ctx *ctx, const char *path, json_t *v, void *dst)
 {
 	struct vm_spec *vs = dst;
 
 	return spec_array(ctx, path, v, "disks", SPEC_DISKS_MAX, spec_disk_keys,
-	    SPEC_NDISK_KEYS, vs->vs_disks, sizeof(vs->vs_disks[0]), NULL,
-	    &vs->vs_ndisks);
+	    SPEC_NDISK_KEYS, vs->vs_disks, sizeof(vs->vs_disks[0]),
+	    spec_disk_post, &vs->vs_ndisks);
 }
 
 static int
@@ -1025,12 +1043,6 @@ spec_check_disks(struct spec_ctx *ctx, const struct vm_spec *vs)
 	for (i = 0; i < vs->vs_ndisks; i++) {
 		const struct disk_spec *d = &vs->vs_disks[i];
 
-		if ((d->ds_path[0] != '\0') == (d->ds_volume[0] != '\0')) {
-			spec_err(ctx, "disks[%u]: give \"path\" or \"volume\"%s", i,
-			    d->ds_path[0] != '\0' ? ", not both" : "");
-			rc = -EINVAL;
-			continue;
-		}
 		for (j = 0; j < i; j++) {
 			const struct disk_spec *e = &vs->vs_disks[j];
 
@@ -1149,6 +1161,8 @@ spec_parse_in(const char *json, size_t len, const char *name, const char *dir,
 		if (spec_resolve(&ctx, "initrd", dir, out->vs_initrd) != 0)
 			rc = -EINVAL;
 		for (i = 0; i < out->vs_ndisks; i++) {
+			if (out->vs_disks[i].ds_volume[0] != '\0')
+				continue;	/* vmm_run finds its pool */
 			snprintf(key, sizeof(key), "disks[%u].path", i);
 			if (spec_resolve(&ctx, key, dir,
 			    out->vs_disks[i].ds_path) != 0)
