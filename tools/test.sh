@@ -31,6 +31,7 @@ fuzz() {
 stage unit sh tools/run-unit.sh build/test/test_*
 stage fuzz fuzz
 stage cli python3 guest-tests/test_cli.py
+stage volume-cli python3 guest-tests/test_volume_cli.py
 stage guest sh guest-tests/run-guest-tests.sh
 echo "=== summary"
 cat "$log"

@@ -49,6 +49,10 @@ vusage(FILE *f)
 	    "  receive [-F] POOL/VOL [-i FILE] a stream from stdin or FILE\n"
 	    "  scrub POOL                      verify every block, repair "
 	    "copies=2\n"
+	    "  import-raw IMAGE POOL/VOL       a raw disk image into a new "
+	    "volume\n"
+	    "  export-raw POOL/VOL[@SNAP] IMAGE   a volume out to a new raw "
+	    "image\n"
 	    "SIZE: bytes, or with K, M, G, T (powers of 1024).\n");
 }
 
@@ -661,6 +665,126 @@ v_receive(int argc, char **argv)
 	return done(p, rc, err);
 }
 
+/*
+ * A raw image into a new volume (zeros stay holes), or a volume or
+ * snapshot out to a raw image: moving disks between files and volumes.
+ */
+static int
+v_import_raw(int argc, char **argv)
+{
+	char pool[VOL_NAME_MAX + 2], err[600];
+	struct vol_pool *p;
+	struct vol *v = NULL;
+	const char *name;
+	unsigned char *buf = NULL;
+	struct stat st;
+	uint64_t off, size;
+	int fd, rc;
+
+	if (argc != 3) {
+		vusage(stderr);
+		return VMCTL_USAGE;
+	}
+	if (split(argv[2], pool, sizeof(pool), &name) < 0)
+		return VMCTL_USAGE;
+	if ((fd = open(argv[1], O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
+		fprintf(stderr, "vmctl: %s: %s\n", argv[1], strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return VMCTL_FAIL;
+	}
+	size = ((uint64_t)st.st_size + 511) & ~511ull;
+	if ((p = open_pool(pool, false)) == NULL) {
+		close(fd);
+		return VMCTL_FAIL;
+	}
+	err[0] = '\0';
+	rc = vol_create(p, name, size, NULL, err, sizeof(err));
+	if (rc == 0)
+		rc = vol_open(p, name, &v, err, sizeof(err));
+	if (rc == 0 && !(buf = calloc(1, 1 << 20)))
+		rc = -ENOMEM;
+	for (off = 0; rc == 0 && off < size; off += 1 << 20) {
+		size_t n = size - off < (1u << 20) ? (size_t)(size - off) : 1u << 20;
+		ssize_t got = pread(fd, buf, n, (off_t)off);
+
+		if (got < 0) {
+			snprintf(err, sizeof(err), "%s: %s", argv[1], strerror(errno));
+			rc = -EIO;
+			break;
+		}
+		memset(buf + got, 0, n - (size_t)got);	/* the tail up to 512 */
+		if ((rc = vol_pwrite(v, buf, n, off)) < 0)
+			snprintf(err, sizeof(err), "%s/%s: writing: %s", pool, name,
+			    strerror(-rc));
+		progress("import", off + n, size);
+	}
+	if (v != NULL)
+		vol_close(v);
+	if (rc < 0 && v != NULL) {
+		char e2[600];
+
+		vol_destroy(p, name, false, e2, sizeof(e2));	/* half an image is none */
+	}
+	free(buf);
+	close(fd);
+	return done(p, rc, err);
+}
+
+static int
+v_export_raw(int argc, char **argv)
+{
+	char pool[VOL_NAME_MAX + 2], err[600];
+	struct vol_pool *p;
+	struct vol *v;
+	const char *name;
+	unsigned char *buf;
+	uint64_t off, size;
+	int fd, rc;
+
+	if (argc != 3) {
+		vusage(stderr);
+		return VMCTL_USAGE;
+	}
+	if (split(argv[1], pool, sizeof(pool), &name) < 0)
+		return VMCTL_USAGE;
+	if ((p = open_pool(pool, true)) == NULL)
+		return VMCTL_FAIL;
+	if ((rc = vol_open(p, name, &v, err, sizeof(err))) < 0)
+		return done(p, rc, err);
+	if ((fd = open(argv[2], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+		snprintf(err, sizeof(err), "%s: %s", argv[2], strerror(errno));
+		vol_close(v);
+		return done(p, -errno, err);
+	}
+	size = vol_size(v);
+	buf = malloc(1 << 20);
+	rc = buf ? 0 : -ENOMEM;
+	for (off = 0; rc == 0 && off < size; off += 1 << 20) {
+		size_t n = size - off < (1u << 20) ? (size_t)(size - off) : 1u << 20;
+
+		if ((rc = vol_pread(v, buf, n, off)) < 0) {
+			snprintf(err, sizeof(err), "%s/%s: offset %llu: %s", pool, name,
+			    (unsigned long long)off, strerror(-rc));
+			break;
+		}
+		if (pwrite(fd, buf, n, (off_t)off) != (ssize_t)n) {
+			snprintf(err, sizeof(err), "%s: %s", argv[2], strerror(errno));
+			rc = -EIO;
+		}
+		progress("export", off + n, size);
+	}
+	free(buf);
+	vol_close(v);
+	if (close(fd) < 0 && rc == 0) {
+		snprintf(err, sizeof(err), "%s: %s", argv[2], strerror(errno));
+		rc = -EIO;
+	}
+	if (rc < 0)
+		unlink(argv[2]);
+	return done(p, rc, err);
+}
+
 static void
 scrub_line(void *arg, const char *line)
 {
@@ -708,6 +832,7 @@ cmd_volume(struct store *st, int argc, char **argv)
 		{ "pool-status", v_pool_status }, { "create", v_create },
 		{ "list", v_list }, { "resize", v_resize }, { "clone", v_clone },
 		{ "send", v_send }, { "receive", v_receive }, { "scrub", v_scrub },
+		{ "import-raw", v_import_raw }, { "export-raw", v_export_raw },
 	};
 	size_t i;
 
