@@ -235,8 +235,9 @@ int	vol_registry_path(const char *root, const char *pool, char *path,
 
 /*
  * For crash tests only: after n more writes to the pool file, drop every
- * further write (it reports success), as a power cut would.  n < 0: off.
+ * further write and fdatasync (they report success), as a power cut
+ * would.  n < 0: off.  Returns how many writes the pool has made so far.
  */
-void	vol_test_drop_writes_after(struct vol_pool *, long n);
+long	vol_test_drop_writes_after(struct vol_pool *, long n);
 
 #endif /* VMM_VOL_H */
