@@ -9,6 +9,8 @@
   tiny   exec -> vCPU 0's first KVM_RUN and exec -> exit, Hull's tiny payload.
   net    iperf3 through virtio-net, Hull and QEMU, userspace and vhost-net
          (guest-tests/bench_net.py, docs/net-tests.md).
+  volume fio in the guest on a volume vs a raw file (same data, same
+         directory), and the time of `vmctl volume clone`.
   vms    VM creation rate: `vmctl create` and `vmctl start` of 50 tiny VMs
          (HULL_BENCH_VMS) that stay running, the starts nproc at a time:
          VMs per second per core, and the memory of the 50 VMMs together.
@@ -241,6 +243,61 @@ def fio_in_guest(spec_path):
     return res
 
 
+def bench_volume():
+    """fio inside the guest on a volume vs on a raw file in the same
+    directory, same data (the raw image imported into the volume), Hull
+    both times (docs/volumes.md); then clone time of a volume in use."""
+    import tempfile
+    top = tempfile.mkdtemp(prefix="hull-benchvol-", dir="/tmp")
+    env = dict(os.environ, HULL_ROOT=top)
+    raw = os.path.join(top, "raw.img")
+    try:
+        with open(raw, "wb") as f:
+            for _ in range(256):
+                f.write(os.urandom(1 << 20))
+        vol = [VMCTL, "volume"]
+        subprocess.run(vol + ["pool-create", "bench", os.path.join(top, "bench.pool"), "1G"],
+                       env=env, check=True)
+        subprocess.run(vol + ["import-raw", raw, "bench/v"], env=env, check=True,
+                       stdin=subprocess.DEVNULL)
+        kernel = os.path.join(KIT, "vmlinuz-cloud")
+        res = {}
+        for name, disk in (("volume", {"volume": "bench/v"}), ("raw", {"path": raw})):
+            spec = os.path.join(top, f"{name}.json")
+            with open(spec, "w") as f:
+                json.dump({"name": f"benchvol-{name}", "vcpus": 2, "ram": RAM,
+                           "kernel": kernel, "initrd": os.path.join(KIT, "initrd.img"),
+                           "cmdline": "console=ttyS0 quiet panic=-1 hull.job=fiobench",
+                           "disks": [disk]}, f)
+            p = subprocess.run([VMCTL, "run", "--no-reboot", spec], capture_output=True,
+                               timeout=TIMEOUT, stdin=subprocess.DEVNULL, env=env)
+            out = p.stdout.decode("utf-8", "replace")
+            res[name] = {m.group(1): (int(m.group(2)), int(m.group(3))) for m in
+                         re.finditer(r"HULL: fio (\S+) iops=(\d+) bw_kib=(\d+)", out)}
+            if not res[name]:
+                sys.stderr.write(f"bench: volume {name} run failed: {out[-1500:]}\n"
+                                 f"{p.stderr.decode('utf-8', 'replace')[-800:]}\n")
+        targets = {"randread-4k-qd32": 0.90, "randwrite-4k-qd32": 0.60}
+        for job in ("randread-4k-qd32", "randwrite-4k-qd32", "read-1M-qd4", "write-1M-qd4"):
+            v = res.get("volume", {}).get(job)
+            r = res.get("raw", {}).get(job)
+            fmtr = lambda x: "n/a" if x is None else f"{x[0]:>7} IOPS {x[1] / 1024:7.1f} MiB/s"
+            t = f"   target >= {targets[job]:.2f}" if job in targets else ""
+            print(f"volume {job:18} vol {fmtr(v)}   raw {fmtr(r)}   vol/raw "
+                  f"{ratio(v[0] if v else None, r[0] if r else None)}{t}", flush=True)
+        # Clone of the volume the guests used, by the command a user runs.
+        subprocess.run(vol + ["snapshot", "bench/v@s"], env=env, check=True)
+        ts = []
+        for i in range(RUNS):
+            t0 = time.monotonic()
+            subprocess.run(vol + ["clone", "bench/v@s", f"bench/c{i}"], env=env, check=True)
+            ts.append(time.monotonic() - t0)
+        print(f"volume clone (256 MiB volume, whole vmctl command) {fmt(med(ts) * 1000 if ts else None, 'ms')}",
+              flush=True)
+    finally:
+        subprocess.run(["rm", "-rf", top])
+
+
 def bench_jail():
     """What the jail costs (docs/jail.md): `vmctl run` of the tiny payload
     to its exit, jailed and not, alternating; fio in a guest jailed and not;
@@ -404,7 +461,7 @@ def main():
     if not os.path.exists("/dev/kvm"):
         print("bench: no /dev/kvm here")
         sys.exit(1)
-    what = sys.argv[1:] or ["tiny", "vms", "boot", "disk", "net", "jail"]
+    what = sys.argv[1:] or ["tiny", "vms", "boot", "disk", "net", "jail", "volume"]
     if "tiny" in what:
         bench_tiny()
     if "vms" in what:
@@ -420,6 +477,8 @@ def main():
         bench_net.main()
     if "jail" in what:
         bench_jail()
+    if "volume" in what:
+        bench_volume()
 
 
 if __name__ == "__main__":
