@@ -142,14 +142,23 @@ $(BUILD)/fuzz/fuzz_net_dev: $(FUZZ_NET_DEV_SRCS) $(wildcard include/*.h virtio/*
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(HDRFLAGS) $(FUZZFLAGS) -o $@ $(FUZZ_NET_DEV_SRCS) -lpthread
 
+# vol_receive on streams built from a recipe (checksums right, so the
+# checks behind them are reached); the volume library and its libraries.
+$(BUILD)/fuzz/fuzz_vol_recv: vol/tests/fuzz_vol_recv.c $(wildcard vol/*.c vol/*.h) include/vol.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(HDRFLAGS) $(FUZZFLAGS) -Ivol $(PKG_CFLAGS) -o $@ \
+	    vol/tests/fuzz_vol_recv.c $(wildcard vol/*.c) $(PKG_LIBS) -lpthread
+
 # Runs for FUZZ_SECONDS; new inputs go to build/, the seeds in the tree are
 # only read.  A crash leaves crash-* in build/fuzz/ and fails the target.
 .PHONY: fuzz
 fuzz: deps $(BUILD)/fuzz/fuzz_spec $(BUILD)/fuzz/fuzz_ctl $(BUILD)/fuzz/fuzz_blk_req \
-    $(BUILD)/fuzz/fuzz_virtq $(BUILD)/fuzz/fuzz_net_req $(BUILD)/fuzz/fuzz_net_dev
+    $(BUILD)/fuzz/fuzz_virtq $(BUILD)/fuzz/fuzz_net_req $(BUILD)/fuzz/fuzz_net_dev \
+    $(BUILD)/fuzz/fuzz_vol_recv
 	@mkdir -p $(BUILD)/fuzz/corpus-spec $(BUILD)/fuzz/corpus-ctl \
 	    $(BUILD)/fuzz/corpus-blk_req $(BUILD)/fuzz/corpus-virtq \
-	    $(BUILD)/fuzz/corpus-net_req $(BUILD)/fuzz/corpus-net_dev
+	    $(BUILD)/fuzz/corpus-net_req $(BUILD)/fuzz/corpus-net_dev \
+	    $(BUILD)/fuzz/corpus-vol_recv
 	cd $(BUILD)/fuzz && ./fuzz_spec -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=4096 -print_final_stats=1 corpus-spec \
 	    $(CURDIR)/vmm/tests/corpus/spec
@@ -168,6 +177,9 @@ fuzz: deps $(BUILD)/fuzz/fuzz_spec $(BUILD)/fuzz/fuzz_ctl $(BUILD)/fuzz/fuzz_blk
 	cd $(BUILD)/fuzz && ./fuzz_net_dev -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=16384 -print_final_stats=1 corpus-net_dev \
 	    $(CURDIR)/virtio/tests/corpus/net_dev
+	cd $(BUILD)/fuzz && ./fuzz_vol_recv -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=2048 -print_final_stats=1 corpus-vol_recv \
+	    $(CURDIR)/vol/tests/corpus/vol_recv
 
 # Hull's virtio-blk model driven from a host thread (no KVM), beside fio.
 BLK_HARNESS_SRCS := guest-tests/bench/blk_harness.c virtio/blk.c \

@@ -188,11 +188,18 @@ vcpu_crash(struct vcpu *vc, const char *what)
 	memset(&sr, 0, sizeof(sr));
 	(void)ioctl(vc->vc_fd, KVM_GET_REGS, &r);
 	(void)ioctl(vc->vc_fd, KVM_GET_SREGS, &sr);
+	/*
+	 * On AMD, KVM reinitialises the VMCB after a shutdown intercept, so
+	 * a triple fault reads back as the reset state: say so rather than
+	 * let the registers mislead.
+	 */
 	vm_request_stop(vc->vc_vm, VM_STOP_CRASH, "vcpu%u: %s (rip %#llx rsp "
-	    "%#llx cr0 %#llx cr3 %#llx cr4 %#llx efer %#llx)", vc->vc_id, what,
+	    "%#llx cr0 %#llx cr3 %#llx cr4 %#llx efer %#llx%s)", vc->vc_id, what,
 	    (unsigned long long)r.rip, (unsigned long long)r.rsp,
 	    (unsigned long long)sr.cr0, (unsigned long long)sr.cr3,
-	    (unsigned long long)sr.cr4, (unsigned long long)sr.efer);
+	    (unsigned long long)sr.cr4, (unsigned long long)sr.efer,
+	    r.rip == 0xfff0 && sr.cs.base == 0xffff0000 ?
+	    "; KVM has reset the vCPU, these are not the faulting registers" : "");
 }
 
 static void
