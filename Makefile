@@ -140,7 +140,7 @@ FUZZ_NET_DEV_SRCS := virtio/tests/fuzz_net_dev.c virtio/net.c \
 
 $(BUILD)/fuzz/fuzz_net_dev: $(FUZZ_NET_DEV_SRCS) $(wildcard include/*.h virtio/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(HDRFLAGS) $(FUZZFLAGS) -o $@ $(FUZZ_NET_DEV_SRCS) -lpthread
+	$(FUZZ_CC) $(HDRFLAGS) $(FUZZFLAGS) -o $@ $(FUZZ_NET_DEV_SRCS) -luring -lpthread
 
 # vol_receive on streams built from a recipe (checksums right, so the
 # checks behind them are reached); the volume library and its libraries.
@@ -215,7 +215,7 @@ NET_HARNESS_SRCS := guest-tests/bench/net_harness.c virtio/net.c \
 
 $(BUILD)/bench/net_harness: $(NET_HARNESS_SRCS) $(wildcard include/*.h virtio/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(HDRFLAGS) -O2 -g $(HARDEN) -o $@ $(NET_HARNESS_SRCS) -lpthread
+	$(CC) $(HDRFLAGS) -O2 -g $(HARDEN) -o $@ $(NET_HARNESS_SRCS) -luring -lpthread
 
 .PHONY: bench-net
 bench-net: deps $(BUILD)/bench/net_harness

@@ -23,6 +23,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <liburing.h>
+
 #include <linux/if_tun.h>
 #include <linux/sockios.h>
 
@@ -46,6 +48,9 @@ struct tap {
 	bool		tp_created;
 	unsigned int	tp_nqueues;
 	int		tp_fd[TAP_MAX_QUEUES];
+	/* tap_readv_batch: several reads per system call (NULL: readv). */
+	struct io_uring	*tp_ring;
+	unsigned int	tp_ring_depth;
 };
 
 static void __attribute__((format(printf, 3, 4)))
@@ -471,6 +476,17 @@ tap_jailed(void)
 	tap_no_host = true;
 }
 
+static void
+tap_batch_off(struct tap *t)
+{
+	if (t->tp_ring == NULL)
+		return;
+	io_uring_queue_exit(t->tp_ring);
+	free(t->tp_ring);
+	t->tp_ring = NULL;
+	t->tp_ring_depth = 0;
+}
+
 void
 tap_close(struct tap *t)
 {
@@ -499,5 +515,155 @@ tap_close(struct tap *t)
 	for (q = 0; q < TAP_MAX_QUEUES; q++)
 		if (t->tp_fd[q] >= 0)
 			close(t->tp_fd[q]);
+	tap_batch_off(t);
 	free(t);
+}
+
+static int
+tap_batch_probe(struct tap *t)
+{
+	struct iovec iov = { NULL, 0 };
+	struct io_uring_sqe *sqe = io_uring_get_sqe(t->tp_ring);
+	struct io_uring_cqe *cqe;
+	int rc;
+
+	io_uring_prep_readv2(sqe, t->tp_fd[0], &iov, 1, 0, RWF_NOWAIT);
+	rc = io_uring_submit_and_wait(t->tp_ring, 1);
+	if (rc < 0)
+		return rc;
+	rc = io_uring_peek_cqe(t->tp_ring, &cqe);
+	if (rc < 0)
+		return rc;
+	rc = cqe->res < 0 ? cqe->res : 0;
+	io_uring_cqe_seen(t->tp_ring, cqe);
+	return rc;
+}
+
+int
+tap_batch_init(struct tap *t, unsigned int depth)
+{
+	struct io_uring *r;
+	int rc;
+
+	if (t->tp_ring != NULL)
+		return 0;
+	if (depth == 0 || depth > TAP_BATCH_MAX)
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return -ENOMEM;
+	rc = io_uring_queue_init(depth, r, 0);
+	if (rc < 0) {
+		free(r);
+		return rc;
+	}
+	t->tp_ring = r;
+	t->tp_ring_depth = depth;
+	/*
+	 * RWF_NOWAIT needs a tap that says it can (FMODE_NOWAIT): ask with
+	 * a read of no bytes, which a tap answers with 0 and takes nothing.
+	 */
+	rc = tap_batch_probe(t);
+	if (rc < 0)
+		tap_batch_off(t);
+	return rc;
+}
+
+/* Without io_uring: one readv after the other, until the queue is empty. */
+static void
+tap_readv_each(struct tap *t, unsigned int q, struct tap_read *rd,
+    unsigned int n)
+{
+	unsigned int i;
+	bool stop = false;
+
+	for (i = 0; i < n; i++) {
+		rd[i].tr_res = stop ? -EAGAIN :
+		    tap_readv(t, q, rd[i].tr_iov, rd[i].tr_iovcnt);
+		if (rd[i].tr_res == -EAGAIN)
+			stop = true;
+	}
+}
+
+/*
+ * With RWF_NOWAIT (an O_NONBLOCK fd is not enough: io_uring would wait
+ * for data), io_uring runs each read inline during the submit, in order,
+ * and completes it with a packet or -EAGAIN (it neither waits for data nor
+ * hands the read to a worker): the packets land
+ * in rd[] in the order the tap queued them, as with readv one by one.  A
+ * kernel that left a read pending anyway would break that promise: the
+ * pending reads are cancelled, and the tap falls back to readv for good.
+ */
+void
+tap_readv_batch(struct tap *t, unsigned int q, struct tap_read *rd,
+    unsigned int n)
+{
+	struct io_uring_cqe *cqe;
+	unsigned int i, done = 0;
+	bool seen[TAP_BATCH_MAX] = { false };
+	int rc;
+
+	if (t->tp_ring == NULL || q >= t->tp_nqueues || n > t->tp_ring_depth) {
+		tap_readv_each(t, q, rd, n);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(t->tp_ring);
+
+		/* The ring is empty between calls: there is room for n. */
+		io_uring_prep_readv2(sqe, t->tp_fd[q], rd[i].tr_iov,
+		    (unsigned int)rd[i].tr_iovcnt, 0, RWF_NOWAIT);
+		io_uring_sqe_set_data64(sqe, i);
+		rd[i].tr_res = -EAGAIN;
+	}
+	do
+		rc = io_uring_submit(t->tp_ring);
+	while (rc == -EINTR);
+	if (rc < 0) {
+		/* Nothing was submitted: take the SQEs back with readv. */
+		fprintf(stderr, "hull: tap %s: io_uring submit: %s; reading "
+		    "with readv from now on\n", t->tp_name, strerror(-rc));
+		tap_batch_off(t);
+		tap_readv_each(t, q, rd, n);
+		return;
+	}
+	while (done < n && io_uring_peek_cqe(t->tp_ring, &cqe) == 0) {
+		i = (unsigned int)io_uring_cqe_get_data64(cqe);
+		if (i < n && !seen[i]) {
+			seen[i] = true;
+			rd[i].tr_res = cqe->res;
+			done++;
+		}
+		io_uring_cqe_seen(t->tp_ring, cqe);
+	}
+	if (done == n)
+		return;
+	fprintf(stderr, "hull: tap %s: a read did not complete at once; "
+	    "reading with readv from now on\n", t->tp_name);
+	for (i = 0; i < n; i++) {
+		struct io_uring_sqe *sqe;
+
+		if (seen[i])
+			continue;
+		sqe = io_uring_get_sqe(t->tp_ring);
+		if (sqe == NULL)
+			break;
+		io_uring_prep_cancel64(sqe, i, 0);
+		io_uring_sqe_set_data64(sqe, UINT64_MAX);
+	}
+	(void)io_uring_submit(t->tp_ring);
+	/* Every read ends, cancelled or with its packet; then the cancels. */
+	while (done < n && io_uring_wait_cqe(t->tp_ring, &cqe) == 0) {
+		i = (unsigned int)io_uring_cqe_get_data64(cqe);
+		if (i < n && !seen[i]) {
+			seen[i] = true;
+			rd[i].tr_res = cqe->res == -ECANCELED ? -EAGAIN :
+			    cqe->res;
+			done++;
+		}
+		io_uring_cqe_seen(t->tp_ring, cqe);
+	}
+	while (io_uring_peek_cqe(t->tp_ring, &cqe) == 0)
+		io_uring_cqe_seen(t->tp_ring, cqe);
+	tap_batch_off(t);
 }

@@ -125,6 +125,32 @@ ssize_t	tap_readv(struct tap *t, unsigned int q, const struct iovec *iov,
 	    int iovcnt);
 
 /*
+ * Several reads in one system call (io_uring), for a receive path that has
+ * buffers for several packets at hand.  tap_batch_init sets up a ring for
+ * up to depth reads (at most TAP_BATCH_MAX) while io_uring_setup is still
+ * allowed (before the sandbox's seccomp filter); -errno if the kernel has
+ * no io_uring, and then tap_readv_batch reads one by one.
+ *
+ * tap_readv_batch reads up to n packets from queue q, rd[i] filled as
+ * tap_readv would (tr_res: the byte count or -errno, -EAGAIN when nothing
+ * was waiting), in the order the tap queued them: rd[i + 1] holds a later
+ * packet than rd[i].  A read that failed may be followed by one that did
+ * not (a packet that came in between).  Not thread-safe: one caller at a
+ * time per tap.
+ */
+#define TAP_BATCH_MAX	64
+
+struct tap_read {
+	const struct iovec	*tr_iov;
+	int			 tr_iovcnt;
+	ssize_t			 tr_res;
+};
+
+int	tap_batch_init(struct tap *t, unsigned int depth);
+void	tap_readv_batch(struct tap *t, unsigned int q, struct tap_read *rd,
+	    unsigned int n);
+
+/*
  * Close every queue fd and free t (NULL is allowed).  A tap created here
  * is removed from its bridge and, being non-persistent, deleted by the
  * kernel with its last fd.  An attached persistent tap stays, as found.

@@ -41,7 +41,6 @@
 #include "tap.h"
 #include "virtio.h"
 
-#define VNET_QSIZE_MAX		256
 #define VNET_PAIRS_MAX		TAP_MAX_QUEUES
 #define VNET_RX_BUDGET		128	/* packets per wakeup, then epoll */
 #define VNET_TX_BUDGET		256	/* chains per turn, then requeue */
@@ -125,6 +124,40 @@ vnet_throttle(struct vnet *vn, struct tb_limit *lim)
 		return false;
 	vn->vn_timer_at = now + wait;
 	return true;
+}
+
+/*
+ * Receive batches need an io_uring for the tap (set up now, before the
+ * sandbox forbids io_uring_setup) and an overflow buffer per read.
+ * HULL_NET_RX_BATCH (1..VNET_RX_BATCH) sets the reads per batch, 1 being
+ * readv one by one: for tests and the bench harness.  Without either,
+ * receive reads one packet per system call, as before.
+ */
+static void
+vnet_rx_batch_init(struct vnet *vn)
+{
+	const char *env = getenv("HULL_NET_RX_BATCH");
+	unsigned int k = VNET_RX_BATCH;
+	int rc;
+
+	if (env != NULL && *env != '\0') {
+		k = (unsigned int)strtoul(env, NULL, 10);
+		if (k < 1 || k > VNET_RX_BATCH)
+			k = VNET_RX_BATCH;
+	}
+	vn->vn_rx_batch = 1;
+	if (k == 1)
+		return;
+	rc = tap_batch_init(vn->vn_tap, k);
+	if (rc < 0) {
+		fprintf(stderr, "hull: nics[%u]: no io_uring for the tap (%s): "
+		    "one read per packet\n", vn->vn_index, strerror(-rc));
+		return;
+	}
+	vn->vn_bdrop = malloc((size_t)(k - 1) * sizeof(vn->vn_drop));
+	if (vn->vn_bdrop == NULL)
+		return;
+	vn->vn_rx_batch = k;
 }
 
 static int
@@ -253,7 +286,8 @@ vnet_create(struct virtio_dev *vd, const struct virtio_create *vc, void **priv,
 		rc = vnet_vhost_open(vn, vc->vc_err, vc->vc_errlen);
 		if (rc < 0)
 			goto fail;
-	}
+	} else
+		vnet_rx_batch_init(vn);
 	fprintf(stderr, "hull: nics[%u]: %s %s%s%s, %u queue pair%s, mtu %u, "
 	    "mac %02x:%02x:%02x:%02x:%02x:%02x, offloads %s%s%s\n", vc->vc_index,
 	    tap_created(vn->vn_tap) ? "created tap" : "tap", tap_name(vn->vn_tap),
@@ -312,28 +346,41 @@ vnet_cfg_write(void *priv, size_t off, const void *buf, size_t len)
 
 /* ---- receive ---------------------------------------------------------- */
 
+static struct vnet_pool_ent *
+vnet_pool_at(struct vnet_pair *p, unsigned int c)
+{
+	return &p->np_pool[p->np_ring[(p->np_pool_head + c) % VNET_QSIZE_MAX]];
+}
+
 /* Drop every chain held in p's pool (reset: the rings are gone). */
 static void
 vnet_pool_clear(struct vnet_pair *p)
 {
-	p->np_pool_head = p->np_pool_n = 0;
+	unsigned int i;
+
+	if (p->np_pool != NULL)
+		for (i = 0; i < VNET_QSIZE_MAX; i++)
+			p->np_pool[i].pe_busy = p->np_pool[i].pe_used = false;
+	p->np_pool_head = p->np_pool_n = p->np_pool_used = 0;
 	p->np_pool_cap = 0;
+	p->np_chain_max = 0;
 }
 
 /*
- * Pop receive chains into the pool until it holds want bytes (MRG_RXBUF)
- * or one chain (without).  Returns 1 if the pool is ready, 0 if the ring
- * ran dry first, -EINVAL if the ring is corrupt.
+ * Pop receive chains into the pool until it holds want_cap bytes
+ * (MRG_RXBUF) or want_n chains (without).  Returns 1 if the pool is ready,
+ * 0 if the ring ran dry first, -EINVAL if the ring is corrupt.
  */
 static int
-vnet_pool_fill(struct vnet *vn, struct vnet_pair *p, struct virtq *vq)
+vnet_pool_fill(struct vnet *vn, struct vnet_pair *p, struct virtq *vq,
+    size_t want_cap, unsigned int want_n)
 {
 	bool mrg = vn->vn_acked & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
 	struct virtq_chain *ch = &vn->vn_chain;
 	struct vnet_rx *rx = &vn->vn_rx;
 	int rc;
 
-	while (mrg ? p->np_pool_cap < vn->vn_rx_max : p->np_pool_n == 0) {
+	while (mrg ? p->np_pool_cap < want_cap : p->np_pool_n < want_n) {
 		struct vnet_pool_ent *e;
 		unsigned int i;
 
@@ -351,6 +398,10 @@ vnet_pool_fill(struct vnet *vn, struct vnet_pair *p, struct virtq *vq)
 		}
 		if (rc < 0)
 			return -EINVAL;
+		/* virtq_pop hands out each head once until it is pushed. */
+		if (ch->vc_head >= VNET_QSIZE_MAX ||
+		    p->np_pool[ch->vc_head].pe_busy)
+			return -EINVAL;
 		rc = vnet_rx_buffers(ch->vc_iov, ch->vc_nout, ch->vc_nin, mrg,
 		    0, rx);
 		if (rc < 0) {
@@ -359,9 +410,10 @@ vnet_pool_fill(struct vnet *vn, struct vnet_pair *p, struct virtq *vq)
 			p->np_rx_pushed = true;
 			continue;
 		}
-		e = &p->np_pool[(p->np_pool_head + p->np_pool_n) %
-		    VNET_QSIZE_MAX];
+		e = &p->np_pool[ch->vc_head];
 		e->pe_head = ch->vc_head;
+		e->pe_busy = true;
+		e->pe_used = false;
 		e->pe_cap = 0;
 		/* A chain of more pieces is used only in part: allowed. */
 		e->pe_niov = rx->vr_niov < VNET_POOL_SEGS ? rx->vr_niov :
@@ -370,97 +422,177 @@ vnet_pool_fill(struct vnet *vn, struct vnet_pair *p, struct virtq *vq)
 			e->pe_iov[i] = rx->vr_iov[i];
 			e->pe_cap += (uint32_t)rx->vr_iov[i].iov_len;
 		}
+		p->np_ring[(p->np_pool_head + p->np_pool_n) %
+		    VNET_QSIZE_MAX] = ch->vc_head;
 		p->np_pool_n++;
 		p->np_pool_cap += e->pe_cap;
+		if (e->pe_cap > p->np_chain_max)
+			p->np_chain_max = e->pe_cap;
 	}
 	return 1;
 }
 
-/*
- * Gather the pool's front chains into vn_rxiov, then vn_drop: a tap read
- * truncates silently and returns the bytes it copied, so bytes past *cap
- * are how a packet too big for the chains shows.  With MRG_RXBUF only
- * enough chains for the packets seen lately are gathered (twice the
- * running average): the kernel copies an iovec array of more than 8 entries
- * on every read, and 43 of them per 64-byte packet cost more than the
- * rare copy of an overflow into further chains (vnet_rx_spill).
- * *nchains says how many chains were gathered.  Returns the iovec count.
- */
-static int
-vnet_pool_iov(struct vnet *vn, struct vnet_pair *p, size_t *cap,
-    unsigned int *nchains)
+/* Take the filled chains out of the pool; the others keep their order. */
+static void
+vnet_pool_compact(struct vnet_pair *p)
 {
-	bool mrg = vn->vn_acked & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
-	size_t want = 2 * p->np_rx_avg;
-	unsigned int c, i, n = 0;
+	struct vnet_pool_ent *e;
+	unsigned int c, w;
 
-	if (want > vn->vn_rx_max)
-		want = vn->vn_rx_max;
-	*cap = 0;
-	for (c = 0; c < p->np_pool_n; c++) {
-		const struct vnet_pool_ent *e =
-		    &p->np_pool[(p->np_pool_head + c) % VNET_QSIZE_MAX];
-
-		if (n + e->pe_niov > VNET_RX_IOV - 1)
-			break;
-		for (i = 0; i < e->pe_niov; i++)
-			vn->vn_rxiov[n++] = e->pe_iov[i];
-		*cap += e->pe_cap;
-		if (!mrg || *cap >= want)
-			break;
+	while (p->np_pool_used > 0 && p->np_pool_n > 0 &&
+	    (e = vnet_pool_at(p, 0))->pe_used) {
+		e->pe_busy = e->pe_used = false;
+		p->np_pool_cap -= e->pe_cap;
+		p->np_pool_head = (p->np_pool_head + 1) % VNET_QSIZE_MAX;
+		p->np_pool_n--;
+		p->np_pool_used--;
 	}
-	*nchains = c < p->np_pool_n ? c + 1 : c;
-	vn->vn_rxiov[n].iov_base = vn->vn_drop;
-	vn->vn_rxiov[n].iov_len = sizeof(vn->vn_drop);
-	return (int)n + 1;
+	if (p->np_pool_used == 0)
+		return;
+	/* A read that found no packet, or chains a read did not need. */
+	for (c = w = 0; c < p->np_pool_n; c++) {
+		e = vnet_pool_at(p, c);
+		if (e->pe_used) {
+			e->pe_busy = e->pe_used = false;
+			p->np_pool_cap -= e->pe_cap;
+			continue;
+		}
+		p->np_ring[(p->np_pool_head + w++) % VNET_QSIZE_MAX] =
+		    e->pe_head;
+	}
+	p->np_pool_n = w;
+	p->np_pool_used = 0;
 }
 
 /*
- * A packet overflowed the first nchains chains by extra bytes, now in
- * vn_drop: copy them into the pool's next chains, in order, as if the read
- * had reached them.  false if the pool holds too little (then drop it).
+ * Pool bytes a read of a batch may need: a largest packet, plus the slack
+ * of whole chains (its own last one and its overflow's last one).
+ */
+static size_t
+vnet_rx_need(const struct vnet *vn, const struct vnet_pair *p)
+{
+	return vn->vn_rx_max + 2 * (size_t)p->np_chain_max;
+}
+
+/*
+ * Split the pool's front chains into up to kmax reads (vn_rxg, vn_rd),
+ * each gathered into vn_rxiov and ended by its overflow buffer: a tap read
+ * truncates silently and returns the bytes it copied, so bytes past a
+ * read's chains are how a packet too big for them shows.  With MRG_RXBUF
+ * a read gets enough chains for the packets seen lately (twice the running
+ * average): the kernel copies an iovec array of more than 8 entries on
+ * every read, and 43 of them per 64-byte packet cost more than the rare
+ * copy of an overflow into further chains (vnet_rx_spill), which come from
+ * the chains past every read (vn_spill_at on).  The reads of a batch have
+ * all run when the first overflow shows, so a read after the first is
+ * made only while the pool could take a largest packet for every read
+ * (vnet_rx_need each): then an overflow always finds its chains, and no
+ * packet is dropped for want of buffers that a read one by one would have
+ * waited for.  Returns the number of reads.
+ */
+static unsigned int
+vnet_rx_plan(struct vnet *vn, struct vnet_pair *p, unsigned int kmax)
+{
+	bool mrg = vn->vn_acked & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
+	size_t want = 2 * p->np_rx_avg, need = vnet_rx_need(vn, p);
+	unsigned int c = 0, g, i, n = 0, start;
+
+	if (want > vn->vn_rx_max)
+		want = vn->vn_rx_max;
+	for (g = 0; g < kmax && c < p->np_pool_n; g++) {
+		struct vnet_rxg *rg = &vn->vn_rxg[g];
+
+		if (g > 0 && mrg && p->np_pool_cap < (g + 1) * need)
+			break;
+		rg->rg_first = c;
+		rg->rg_n = 0;
+		rg->rg_cap = 0;
+		rg->rg_spill_n = 0;
+		start = n;
+		while (c < p->np_pool_n) {
+			const struct vnet_pool_ent *e = vnet_pool_at(p, c);
+
+			if (n + e->pe_niov + 1 > VNET_RX_IOV)
+				break;
+			for (i = 0; i < e->pe_niov; i++)
+				vn->vn_rxiov[n++] = e->pe_iov[i];
+			rg->rg_cap += e->pe_cap;
+			rg->rg_n++;
+			c++;
+			if (!mrg || rg->rg_cap >= want)
+				break;
+		}
+		if (rg->rg_n == 0)
+			break;
+		rg->rg_drop = g == 0 ? vn->vn_drop : vn->vn_bdrop +
+		    (size_t)(g - 1) * sizeof(vn->vn_drop);
+		vn->vn_rxiov[n].iov_base = rg->rg_drop;
+		vn->vn_rxiov[n].iov_len = sizeof(vn->vn_drop);
+		n++;
+		vn->vn_rd[g].tr_iov = &vn->vn_rxiov[start];
+		vn->vn_rd[g].tr_iovcnt = (int)(n - start);
+		vn->vn_rd[g].tr_res = -EAGAIN;
+	}
+	vn->vn_spill_at = c;
+	return g;
+}
+
+/*
+ * Read rg's packet overflowed its chains by extra bytes, now in its drop
+ * buffer: copy them into the next chains no read has, in order, as if the
+ * read had reached them.  false if the pool holds too little (then drop
+ * it).
  */
 static bool
-vnet_rx_spill(struct vnet *vn, struct vnet_pair *p, unsigned int nchains,
+vnet_rx_spill(struct vnet *vn, struct vnet_pair *p, struct vnet_rxg *rg,
     size_t extra)
 {
-	const uint8_t *src = vn->vn_drop;
+	const uint8_t *src = rg->rg_drop;
 	unsigned int c;
 	size_t room = 0, k;
 
-	for (c = nchains; c < p->np_pool_n && room < extra; c++)
-		room += p->np_pool[(p->np_pool_head + c) %
-		    VNET_QSIZE_MAX].pe_cap;
+	for (c = vn->vn_spill_at; c < p->np_pool_n && room < extra; c++)
+		room += vnet_pool_at(p, c)->pe_cap;
 	if (room < extra)
 		return false;
-	for (c = nchains; extra > 0; c++) {
-		const struct vnet_pool_ent *e =
-		    &p->np_pool[(p->np_pool_head + c) % VNET_QSIZE_MAX];
+	rg->rg_spill_first = vn->vn_spill_at;
+	for (c = vn->vn_spill_at; extra > 0; c++) {
+		const struct vnet_pool_ent *e = vnet_pool_at(p, c);
 
 		k = extra < e->pe_cap ? extra : e->pe_cap;
 		(void)viov_copy_to(e->pe_iov, e->pe_niov, 0, src, k);
 		src += k;
 		extra -= k;
 	}
+	rg->rg_spill_n = c - vn->vn_spill_at;
+	vn->vn_spill_at = c;
 	return true;
 }
 
+/* The k-th chain of read rg's packet: its own chains, then its spill. */
+static struct vnet_pool_ent *
+vnet_rxg_chain(struct vnet_pair *p, const struct vnet_rxg *rg, unsigned int k)
+{
+	return vnet_pool_at(p, k < rg->rg_n ? rg->rg_first + k :
+	    rg->rg_spill_first + (k - rg->rg_n));
+}
+
 /*
- * A packet of len bytes landed in the pool's front chains: complete them.
- * Only the first chain carries a header; its num_buffers says how many.
+ * Read rg put a packet of len bytes into its chains (and spill): complete
+ * as many as it filled.  Only the first chain carries a header; its
+ * num_buffers says how many.
  */
 static void
 vnet_rx_complete(struct vnet *vn, struct vnet_pair *p, struct virtq *vq,
-    size_t len)
+    const struct vnet_rxg *rg, size_t len)
 {
-	const struct vnet_pool_ent *first = &p->np_pool[p->np_pool_head];
+	const struct vnet_pool_ent *first = vnet_rxg_chain(p, rg, 0);
+	unsigned int k, nchains = rg->rg_n + rg->rg_spill_n;
 	uint16_t nbufs = 0;
 	size_t left = len;
-	unsigned int c;
 
-	for (c = 0; c < p->np_pool_n && left > 0; c++) {
-		const struct vnet_pool_ent *e =
-		    &p->np_pool[(p->np_pool_head + c) % VNET_QSIZE_MAX];
+	for (k = 0; k < nchains && left > 0; k++) {
+		const struct vnet_pool_ent *e = vnet_rxg_chain(p, rg, k);
 
 		left -= left < e->pe_cap ? left : e->pe_cap;
 		nbufs++;
@@ -478,15 +610,14 @@ vnet_rx_complete(struct vnet *vn, struct vnet_pair *p, struct virtq *vq,
 		    offsetof(struct vnet_hdr, vh_flags), &zero, 1);
 	}
 	left = len;
-	for (c = 0; c < nbufs; c++) {
-		const struct vnet_pool_ent *e = &p->np_pool[p->np_pool_head];
+	for (k = 0; k < nbufs; k++) {
+		struct vnet_pool_ent *e = vnet_rxg_chain(p, rg, k);
 		uint32_t used = left < e->pe_cap ? (uint32_t)left : e->pe_cap;
 
 		left -= used;
 		(void)virtq_push(vq, e->pe_head, used);
-		p->np_pool_cap -= e->pe_cap;
-		p->np_pool_head = (p->np_pool_head + 1) % VNET_QSIZE_MAX;
-		p->np_pool_n--;
+		e->pe_used = true;
+		p->np_pool_used++;
 	}
 	p->np_rx_pushed = true;
 	vn->vn_stats.ns_rx_packets++;
@@ -517,18 +648,58 @@ vnet_rx_discard(struct vnet *vn, struct vnet_pair *p)
 	}
 }
 
-/* Move packets from the tap into the guest.  vn_lock held. */
+/*
+ * What read rg brought (n: bytes or -errno): complete its packet, or count
+ * and drop it.  Returns false when the queue is done for this turn (empty,
+ * or a read error other than a bad buffer).
+ */
+static bool
+vnet_rx_one(struct vnet *vn, struct vnet_pair *p, struct virtq *vq,
+    struct vnet_rxg *rg, ssize_t n)
+{
+	if (n == -EAGAIN)
+		return false;
+	/* What the tap handed over counts, even if it is dropped. */
+	if (n > 0)
+		tb_limit_take(&vn->vn_rx_lim, (size_t)n > VNET_HDR_LEN ?
+		    (uint64_t)n - VNET_HDR_LEN : 0, 1);
+	if (n > 0 && (size_t)n > rg->rg_cap &&
+	    (!(vn->vn_acked & (1ULL << VIRTIO_NET_F_MRG_RXBUF)) ||
+	    !vnet_rx_spill(vn, p, rg, (size_t)n - rg->rg_cap))) {
+		/* Too big for the buffers: drop it, keep them. */
+		vn->vn_stats.ns_rx_dropped++;
+		return true;
+	}
+	if (n > 0)	/* running average, 1/8 weight */
+		p->np_rx_avg = (7 * p->np_rx_avg + (size_t)n) / 8;
+	if (n < (ssize_t)VNET_HDR_LEN) {
+		/* The read failed: the buffers stay pooled. */
+		vn->vn_stats.ns_rx_dropped++;
+		return n >= 0 || n == -EFAULT || n == -EINVAL ||
+		    n == -EMSGSIZE;
+	}
+	vnet_rx_complete(vn, p, vq, rg, (size_t)n);
+	return true;
+}
+
+/*
+ * Move packets from the tap into the guest, a batch of reads at a time
+ * (one read under a rate limit, whose tokens are checked per packet).
+ * vn_lock held.
+ */
 static void
 vnet_rx(struct vnet *vn, struct vnet_pair *p)
 {
+	bool mrg = vn->vn_acked & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
 	struct virtq *vq = &vn->vn_dev->vd_vq[vnet_rxq(p->np_idx)];
-	unsigned int budget;
-	unsigned int nchains;
-	ssize_t n;
-	size_t cap;
-	int rc, niov;
+	unsigned int kmax = vn->vn_limited ? 1 : vn->vn_rx_batch;
+	unsigned int budget = 0, g, k;
+	bool more;
+	int rc;
 
-	for (budget = 0; budget < VNET_RX_BUDGET; budget++) {
+	if (kmax == 0)
+		kmax = 1;
+	while (budget < VNET_RX_BUDGET) {
 		if (vnet_throttle(vn, &vn->vn_rx_lim)) {
 			/* Packets wait in the tap's queue until the timer. */
 			p->np_rx_throttled = true;
@@ -536,14 +707,17 @@ vnet_rx(struct vnet *vn, struct vnet_pair *p)
 			vn->vn_stats.ns_rx_throttled++;
 			break;
 		}
-		rc = vnet_pool_fill(vn, p, vq);
+		/* Room for a largest packet per read (see vnet_rx_plan). */
+		rc = vnet_pool_fill(vn, p, vq, kmax == 1 ? vn->vn_rx_max :
+		    kmax * vnet_rx_need(vn, p), kmax);
 		if (rc < 0) {
 			virtio_dev_needs_reset(vn->vn_dev, vq->vq_err != NULL ?
 			    vq->vq_err : "receive queue broken");
 			vn->vn_active = false;
 			break;
 		}
-		if (rc == 0) {
+		if (rc == 0 && (mrg ? p->np_pool_cap < vn->vn_rx_max :
+		    p->np_pool_n == 0)) {
 			/* Ask for a kick when buffers come, then look again. */
 			if (virtq_enable_notify(vq))
 				continue;
@@ -552,32 +726,26 @@ vnet_rx(struct vnet *vn, struct vnet_pair *p)
 			vn->vn_stats.ns_rx_waits++;
 			break;
 		}
-		niov = vnet_pool_iov(vn, p, &cap, &nchains);
-		n = tap_readv(vn->vn_tap, p->np_idx, vn->vn_rxiov, niov);
-		if (n == -EAGAIN)
+		k = vnet_rx_plan(vn, p, kmax);
+		if (k == 0)
 			break;
-		/* What the tap handed over counts, even if it is dropped. */
-		if (n > 0)
-			tb_limit_take(&vn->vn_rx_lim, (size_t)n > VNET_HDR_LEN ?
-			    (uint64_t)n - VNET_HDR_LEN : 0, 1);
-		if (n > 0 && (size_t)n > cap &&
-		    (!(vn->vn_acked & (1ULL << VIRTIO_NET_F_MRG_RXBUF)) ||
-		    !vnet_rx_spill(vn, p, nchains, (size_t)n - cap))) {
-			/* Too big for the buffers: drop it, keep them. */
-			vn->vn_stats.ns_rx_dropped++;
-			continue;
+		if (k == 1)
+			vn->vn_rd[0].tr_res = tap_readv(vn->vn_tap, p->np_idx,
+			    vn->vn_rd[0].tr_iov, vn->vn_rd[0].tr_iovcnt);
+		else
+			tap_readv_batch(vn->vn_tap, p->np_idx, vn->vn_rd, k);
+		/* In order: rd[g + 1] holds a later packet than rd[g]. */
+		more = true;
+		for (g = 0; g < k; g++) {
+			if (!vnet_rx_one(vn, p, vq, &vn->vn_rxg[g],
+			    vn->vn_rd[g].tr_res))
+				more = false;
+			else
+				budget++;
 		}
-		if (n > 0)	/* running average, 1/8 weight */
-			p->np_rx_avg = (7 * p->np_rx_avg + (size_t)n) / 8;
-		if (n < (ssize_t)VNET_HDR_LEN) {
-			/* The read failed: the buffers stay pooled. */
-			vn->vn_stats.ns_rx_dropped++;
-			if (n < 0 && n != -EFAULT && n != -EINVAL &&
-			    n != -EMSGSIZE)
-				break;
-			continue;
-		}
-		vnet_rx_complete(vn, p, vq, (size_t)n);
+		vnet_pool_compact(p);
+		if (!more)
+			break;
 	}
 	vnet_rx_interrupt(vn, p);
 }
@@ -978,6 +1146,7 @@ vnet_destroy(void *priv)
 		    (unsigned long long)s->ns_tx_bad,
 		    (unsigned long long)s->ns_ctrl_bad);
 	tap_close(vn->vn_tap);
+	free(vn->vn_bdrop);
 	pthread_mutex_destroy(&vn->vn_lock);
 	free(vn);
 }

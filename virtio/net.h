@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 
 #include "net_req.h"
+#include "tap.h"
 #include "tbucket.h"
 #include "virtq.h"
 
@@ -19,6 +20,7 @@ struct ioloop;
 struct tap;
 struct virtio_dev;
 
+#define VNET_QSIZE_MAX		256	/* the largest queue offered */
 #define VNET_POOL_SEGS		20	/* Linux "big" chains: 19 pieces */
 #define VNET_NPAIRS_MAX		16	/* TAP_MAX_QUEUES */
 
@@ -45,7 +47,23 @@ struct vnet_pool_ent {
 	uint16_t	pe_head;
 	uint16_t	pe_niov;
 	uint32_t	pe_cap;		/* bytes, header included */
+	bool		pe_busy;	/* in the pool (np_ring names it) */
+	bool		pe_used;	/* filled: leaves at vnet_pool_compact */
 	struct iovec	pe_iov[VNET_POOL_SEGS];
+};
+
+/*
+ * Receive reads per system call (tap_readv_batch), each into its own group
+ * of the pool's chains; 1 without io_uring or under a rate limit.
+ */
+#define VNET_RX_BATCH		16
+
+/* One read of a batch: its pool chains, then the chains of its overflow. */
+struct vnet_rxg {
+	unsigned int	rg_first, rg_n;		/* pool offsets */
+	unsigned int	rg_spill_first, rg_spill_n;
+	size_t		rg_cap;			/* bytes in rg_n chains */
+	uint8_t		*rg_drop;		/* overflow lands here */
 };
 
 struct vnet;
@@ -60,9 +78,17 @@ struct vnet_pair {
 	/* Out of rate_limit tokens: vn_timer_fd takes it up again. */
 	bool			 np_rx_throttled; /* tap unwatched meanwhile */
 	bool			 np_tx_throttled; /* ring left as it is */
-	struct vnet_pool_ent	*np_pool;	/* a ring of VNET_QSIZE_MAX */
+	/*
+	 * The receive pool: chains popped and not yet filled, in ring order.
+	 * np_pool is indexed by descriptor head (VNET_QSIZE_MAX entries),
+	 * np_ring lists the heads, np_pool_n of them from np_pool_head.
+	 */
+	struct vnet_pool_ent	*np_pool;
+	uint16_t		 np_ring[VNET_QSIZE_MAX];
 	unsigned int		 np_pool_head, np_pool_n;
+	unsigned int		 np_pool_used;	/* pe_used entries */
 	size_t			 np_pool_cap;
+	uint32_t		 np_chain_max;	/* the largest chain's bytes */
 	size_t			 np_rx_avg;	/* recent packet size, header in */
 	/* vhost-net: one kernel device per pair (virtio/net_vhost.c). */
 	int			 np_vhost_fd;
@@ -107,6 +133,12 @@ struct vnet {
 	struct vnet_ctrl	 vn_ctrl;
 	struct iovec		 vn_rxiov[1024];
 	uint8_t			 vn_drop[VNET_HDR_LEN + VNET_MAX_FRAME];
+	/* Receive batches: reads of up to vn_rx_batch groups at a time. */
+	unsigned int		 vn_rx_batch;
+	struct vnet_rxg		 vn_rxg[VNET_RX_BATCH];
+	struct tap_read		 vn_rd[VNET_RX_BATCH];
+	uint8_t			*vn_bdrop;	/* overflow of reads 1.. */
+	unsigned int		 vn_spill_at;	/* first chain no read has */
 };
 
 /* Recompute vn_rx_max from the MTU and the receive offloads. */
