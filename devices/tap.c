@@ -51,6 +51,8 @@ struct tap {
 	/* tap_readv_batch: several reads per system call (NULL: readv). */
 	struct io_uring	*tp_ring;
 	unsigned int	tp_ring_depth;
+	int		tp_rwf;		/* RWF_NOWAIT, or 0 (tap_batch_probe) */
+	bool		tp_batch_rd, tp_batch_wr;
 };
 
 static void __attribute__((format(printf, 3, 4)))
@@ -485,6 +487,7 @@ tap_batch_off(struct tap *t)
 	free(t->tp_ring);
 	t->tp_ring = NULL;
 	t->tp_ring_depth = 0;
+	t->tp_batch_rd = t->tp_batch_wr = false;
 }
 
 void
@@ -519,24 +522,81 @@ tap_close(struct tap *t)
 	free(t);
 }
 
+/*
+ * A call of no bytes on queue 0: a read (answered 0, nothing taken) or a
+ * write (refused, -EINVAL: shorter than a vnet header; nothing sent).  Its
+ * result, or 1 if it did not complete during the submit (then it is
+ * cancelled, and waited for).
+ */
 static int
-tap_batch_probe(struct tap *t)
+tap_probe(struct tap *t, int rwf, bool wr)
 {
 	struct iovec iov = { NULL, 0 };
 	struct io_uring_sqe *sqe = io_uring_get_sqe(t->tp_ring);
 	struct io_uring_cqe *cqe;
 	int rc;
 
-	io_uring_prep_readv2(sqe, t->tp_fd[0], &iov, 1, 0, RWF_NOWAIT);
-	rc = io_uring_submit_and_wait(t->tp_ring, 1);
+	if (wr)
+		io_uring_prep_writev2(sqe, t->tp_fd[0], &iov, 1, 0, rwf);
+	else
+		io_uring_prep_readv2(sqe, t->tp_fd[0], &iov, 1, 0, rwf);
+	io_uring_sqe_set_data64(sqe, 1);
+	rc = io_uring_submit(t->tp_ring);
 	if (rc < 0)
 		return rc;
-	rc = io_uring_peek_cqe(t->tp_ring, &cqe);
-	if (rc < 0)
+	if (io_uring_peek_cqe(t->tp_ring, &cqe) == 0) {
+		rc = cqe->res;
+		io_uring_cqe_seen(t->tp_ring, cqe);
 		return rc;
-	rc = cqe->res < 0 ? cqe->res : 0;
-	io_uring_cqe_seen(t->tp_ring, cqe);
-	return rc;
+	}
+	sqe = io_uring_get_sqe(t->tp_ring);
+	io_uring_prep_cancel64(sqe, 1, 0);
+	io_uring_sqe_set_data64(sqe, 2);
+	(void)io_uring_submit(t->tp_ring);
+	while (io_uring_wait_cqe(t->tp_ring, &cqe) == 0) {
+		uint64_t d = io_uring_cqe_get_data64(cqe);
+
+		io_uring_cqe_seen(t->tp_ring, cqe);
+		if (d == 1)
+			break;
+	}
+	return 1;
+}
+
+/*
+ * What io_uring can do for this tap without waiting.  With RWF_NOWAIT,
+ * which a tap takes where it says it can (FMODE_NOWAIT, newer kernels),
+ * reads and writes.  Without (Debian 12's 6.1), a read with nothing
+ * queued would wait for a packet even on an O_NONBLOCK fd, so reads go
+ * one by one; a write never waits for a tap and runs inline all the same,
+ * which the probe write shows by completing at once.  Returns 0, or
+ * -errno when neither can be batched.
+ */
+static int
+tap_batch_probe(struct tap *t)
+{
+	int rc;
+
+	rc = tap_probe(t, RWF_NOWAIT, false);
+	if (rc == 0) {
+		t->tp_rwf = RWF_NOWAIT;
+		t->tp_batch_rd = t->tp_batch_wr = true;
+		return 0;
+	}
+	if (rc != -EOPNOTSUPP)
+		return rc < 0 ? rc : -EIO;
+	rc = tap_probe(t, 0, true);
+	if (rc != -EINVAL)
+		return rc < 0 ? rc : -EOPNOTSUPP;
+	t->tp_rwf = 0;
+	t->tp_batch_wr = true;
+	return 0;
+}
+
+bool
+tap_batch_can(const struct tap *t, bool wr)
+{
+	return t->tp_ring != NULL && (wr ? t->tp_batch_wr : t->tp_batch_rd);
 }
 
 int
@@ -559,87 +619,102 @@ tap_batch_init(struct tap *t, unsigned int depth)
 	}
 	t->tp_ring = r;
 	t->tp_ring_depth = depth;
-	/*
-	 * RWF_NOWAIT needs a tap that says it can (FMODE_NOWAIT): ask with
-	 * a read of no bytes, which a tap answers with 0 and takes nothing.
-	 */
 	rc = tap_batch_probe(t);
 	if (rc < 0)
 		tap_batch_off(t);
 	return rc;
 }
 
-/* Without io_uring: one readv after the other, until the queue is empty. */
+/*
+ * Without io_uring: one call after the other; reads stop at an empty
+ * queue.
+ */
 static void
-tap_readv_each(struct tap *t, unsigned int q, struct tap_read *rd,
-    unsigned int n)
+tap_rw_each(struct tap *t, unsigned int q, struct tap_io *io, unsigned int n,
+    bool wr)
 {
 	unsigned int i;
 	bool stop = false;
 
 	for (i = 0; i < n; i++) {
-		rd[i].tr_res = stop ? -EAGAIN :
-		    tap_readv(t, q, rd[i].tr_iov, rd[i].tr_iovcnt);
-		if (rd[i].tr_res == -EAGAIN)
+		io[i].ti_res = stop ? -EAGAIN : wr ?
+		    tap_writev(t, q, io[i].ti_iov, io[i].ti_iovcnt) :
+		    tap_readv(t, q, io[i].ti_iov, io[i].ti_iovcnt);
+		if (!wr && io[i].ti_res == -EAGAIN)
 			stop = true;
 	}
 }
 
 /*
- * With RWF_NOWAIT (an O_NONBLOCK fd is not enough: io_uring would wait
- * for data), io_uring runs each read inline during the submit, in order,
- * and completes it with a packet or -EAGAIN (it neither waits for data nor
- * hands the read to a worker): the packets land
- * in rd[] in the order the tap queued them, as with readv one by one.  A
- * kernel that left a read pending anyway would break that promise: the
- * pending reads are cancelled, and the tap falls back to readv for good.
+ * Asked not to wait (tap_batch_probe), io_uring runs each call inline
+ * during the submit, in order, and completes it with its result or -EAGAIN
+ * (it neither waits nor hands the call to a worker): reads get packets in
+ * the order the tap queued them, writes queue theirs in the order given,
+ * as one by one.  A kernel that left a call pending anyway would break
+ * that promise: the pending ones are cancelled, and the tap goes one by
+ * one for good.
  */
-void
-tap_readv_batch(struct tap *t, unsigned int q, struct tap_read *rd,
-    unsigned int n)
+static void
+tap_rw_batch(struct tap *t, unsigned int q, struct tap_io *io, unsigned int n,
+    bool wr)
 {
 	struct io_uring_cqe *cqe;
 	unsigned int i, done = 0;
 	bool seen[TAP_BATCH_MAX] = { false };
 	int rc;
 
-	if (t->tp_ring == NULL || q >= t->tp_nqueues || n > t->tp_ring_depth) {
-		tap_readv_each(t, q, rd, n);
+	if (!tap_batch_can(t, wr) || q >= t->tp_nqueues ||
+	    n > t->tp_ring_depth) {
+		tap_rw_each(t, q, io, n, wr);
 		return;
 	}
 	for (i = 0; i < n; i++) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(t->tp_ring);
 
 		/* The ring is empty between calls: there is room for n. */
-		io_uring_prep_readv2(sqe, t->tp_fd[q], rd[i].tr_iov,
-		    (unsigned int)rd[i].tr_iovcnt, 0, RWF_NOWAIT);
+		if (wr)
+			io_uring_prep_writev2(sqe, t->tp_fd[q], io[i].ti_iov,
+			    (unsigned int)io[i].ti_iovcnt, 0, t->tp_rwf);
+		else
+			io_uring_prep_readv2(sqe, t->tp_fd[q], io[i].ti_iov,
+			    (unsigned int)io[i].ti_iovcnt, 0, t->tp_rwf);
 		io_uring_sqe_set_data64(sqe, i);
-		rd[i].tr_res = -EAGAIN;
+		io[i].ti_res = -EAGAIN;
 	}
 	do
 		rc = io_uring_submit(t->tp_ring);
 	while (rc == -EINTR);
 	if (rc < 0) {
-		/* Nothing was submitted: take the SQEs back with readv. */
-		fprintf(stderr, "hull: tap %s: io_uring submit: %s; reading "
-		    "with readv from now on\n", t->tp_name, strerror(-rc));
+		/* Nothing was submitted: do it one by one. */
+		fprintf(stderr, "hull: tap %s: io_uring submit: %s; one call "
+		    "per packet from now on\n", t->tp_name, strerror(-rc));
 		tap_batch_off(t);
-		tap_readv_each(t, q, rd, n);
+		tap_rw_each(t, q, io, n, wr);
 		return;
 	}
 	while (done < n && io_uring_peek_cqe(t->tp_ring, &cqe) == 0) {
 		i = (unsigned int)io_uring_cqe_get_data64(cqe);
 		if (i < n && !seen[i]) {
 			seen[i] = true;
-			rd[i].tr_res = cqe->res;
+			io[i].ti_res = cqe->res;
 			done++;
 		}
 		io_uring_cqe_seen(t->tp_ring, cqe);
 	}
-	if (done == n)
+	if (done == n) {
+		/* Refused after all (tap_batch_probe said yes). */
+		for (i = 0; i < n && io[i].ti_res == -EOPNOTSUPP; i++)
+			;
+		if (i < n)
+			return;
+		fprintf(stderr, "hull: tap %s: io_uring refuses the call; one "
+		    "call per packet from now on\n", t->tp_name);
+		tap_batch_off(t);
+		tap_rw_each(t, q, io, n, wr);
 		return;
-	fprintf(stderr, "hull: tap %s: a read did not complete at once; "
-	    "reading with readv from now on\n", t->tp_name);
+	}
+	fprintf(stderr, "hull: tap %s: a %s did not complete at once; one "
+	    "call per packet from now on\n", t->tp_name, wr ? "write" : "read");
 	for (i = 0; i < n; i++) {
 		struct io_uring_sqe *sqe;
 
@@ -652,12 +727,12 @@ tap_readv_batch(struct tap *t, unsigned int q, struct tap_read *rd,
 		io_uring_sqe_set_data64(sqe, UINT64_MAX);
 	}
 	(void)io_uring_submit(t->tp_ring);
-	/* Every read ends, cancelled or with its packet; then the cancels. */
+	/* Every call ends, cancelled or done; then the cancels. */
 	while (done < n && io_uring_wait_cqe(t->tp_ring, &cqe) == 0) {
 		i = (unsigned int)io_uring_cqe_get_data64(cqe);
 		if (i < n && !seen[i]) {
 			seen[i] = true;
-			rd[i].tr_res = cqe->res == -ECANCELED ? -EAGAIN :
+			io[i].ti_res = cqe->res == -ECANCELED ? -EAGAIN :
 			    cqe->res;
 			done++;
 		}
@@ -666,4 +741,18 @@ tap_readv_batch(struct tap *t, unsigned int q, struct tap_read *rd,
 	while (io_uring_peek_cqe(t->tp_ring, &cqe) == 0)
 		io_uring_cqe_seen(t->tp_ring, cqe);
 	tap_batch_off(t);
+}
+
+void
+tap_readv_batch(struct tap *t, unsigned int q, struct tap_io *io,
+    unsigned int n)
+{
+	tap_rw_batch(t, q, io, n, false);
+}
+
+void
+tap_writev_batch(struct tap *t, unsigned int q, struct tap_io *io,
+    unsigned int n)
+{
+	tap_rw_batch(t, q, io, n, true);
 }

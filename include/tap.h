@@ -125,29 +125,35 @@ ssize_t	tap_readv(struct tap *t, unsigned int q, const struct iovec *iov,
 	    int iovcnt);
 
 /*
- * Several reads in one system call (io_uring), for a receive path that has
- * buffers for several packets at hand.  tap_batch_init sets up a ring for
- * up to depth reads (at most TAP_BATCH_MAX) while io_uring_setup is still
- * allowed (before the sandbox's seccomp filter); -errno if the kernel has
- * no io_uring, and then tap_readv_batch reads one by one.
+ * Several reads or writes in one system call (io_uring), for a data path
+ * that has several packets or buffers at hand.  tap_batch_init sets up a
+ * ring for up to depth of them (at most TAP_BATCH_MAX) while io_uring_setup
+ * is still allowed (before the sandbox's seccomp filter); -errno if the
+ * kernel or the tap cannot, and then the batch calls go one by one.  A
+ * kernel whose tap lacks RWF_NOWAIT (Debian 12's 6.1) batches writes only.
  *
- * tap_readv_batch reads up to n packets from queue q, rd[i] filled as
- * tap_readv would (tr_res: the byte count or -errno, -EAGAIN when nothing
- * was waiting), in the order the tap queued them: rd[i + 1] holds a later
- * packet than rd[i].  A read that failed may be followed by one that did
- * not (a packet that came in between).  Not thread-safe: one caller at a
- * time per tap.
+ * tap_readv_batch reads up to n packets from queue q, io[i] filled as
+ * tap_readv would (ti_res: the byte count or -errno, -EAGAIN when nothing
+ * was waiting), in the order the tap queued them: io[i + 1] holds a later
+ * packet than io[i].  A read that failed may be followed by one that did
+ * not (a packet that came in between).  tap_writev_batch writes n packets
+ * in order, ti_res as tap_writev's.  Not thread-safe: one caller at a time
+ * per tap.
  */
 #define TAP_BATCH_MAX	64
 
-struct tap_read {
-	const struct iovec	*tr_iov;
-	int			 tr_iovcnt;
-	ssize_t			 tr_res;
+struct tap_io {
+	const struct iovec	*ti_iov;
+	int			 ti_iovcnt;
+	ssize_t			 ti_res;
 };
 
 int	tap_batch_init(struct tap *t, unsigned int depth);
-void	tap_readv_batch(struct tap *t, unsigned int q, struct tap_read *rd,
+/* After tap_batch_init: whether writes (wr) or reads go in batches. */
+bool	tap_batch_can(const struct tap *t, bool wr);
+void	tap_readv_batch(struct tap *t, unsigned int q, struct tap_io *io,
+	    unsigned int n);
+void	tap_writev_batch(struct tap *t, unsigned int q, struct tap_io *io,
 	    unsigned int n);
 
 /*

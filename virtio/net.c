@@ -127,37 +127,45 @@ vnet_throttle(struct vnet *vn, struct tb_limit *lim)
 }
 
 /*
- * Receive batches need an io_uring for the tap (set up now, before the
- * sandbox forbids io_uring_setup) and an overflow buffer per read.
- * HULL_NET_RX_BATCH (1..VNET_RX_BATCH) sets the reads per batch, 1 being
- * readv one by one: for tests and the bench harness.  Without either,
- * receive reads one packet per system call, as before.
+ * Batches need an io_uring for the tap (set up now, before the sandbox
+ * forbids io_uring_setup) and an overflow buffer per receive read.
+ * HULL_NET_BATCH (1..VNET_BATCH) sets the calls per batch, 1 being one
+ * readv or writev per packet: for tests and the bench harness.  Without
+ * either, the device makes one call per packet.
  */
 static void
-vnet_rx_batch_init(struct vnet *vn)
+vnet_batch_init(struct vnet *vn)
 {
-	const char *env = getenv("HULL_NET_RX_BATCH");
-	unsigned int k = VNET_RX_BATCH;
+	const char *env = getenv("HULL_NET_BATCH");
+	unsigned int k = VNET_BATCH;
 	int rc;
 
 	if (env != NULL && *env != '\0') {
 		k = (unsigned int)strtoul(env, NULL, 10);
-		if (k < 1 || k > VNET_RX_BATCH)
-			k = VNET_RX_BATCH;
+		if (k < 1 || k > VNET_BATCH)
+			k = VNET_BATCH;
 	}
-	vn->vn_rx_batch = 1;
+	vn->vn_rx_batch = vn->vn_tx_batch = 1;
 	if (k == 1)
 		return;
 	rc = tap_batch_init(vn->vn_tap, k);
 	if (rc < 0) {
-		fprintf(stderr, "hull: nics[%u]: no io_uring for the tap (%s): "
-		    "one read per packet\n", vn->vn_index, strerror(-rc));
+		fprintf(stderr, "hull: nics[%u]: no io_uring batches for the tap "
+		    "(%s): one read or write per packet\n", vn->vn_index,
+		    strerror(-rc));
+		return;
+	}
+	if (tap_batch_can(vn->vn_tap, true))
+		vn->vn_tx_batch = k;
+	if (!tap_batch_can(vn->vn_tap, false)) {
+		fprintf(stderr, "hull: nics[%u]: this kernel's tap cannot be "
+		    "read without waiting through io_uring (no RWF_NOWAIT): "
+		    "one read per packet\n", vn->vn_index);
 		return;
 	}
 	vn->vn_bdrop = malloc((size_t)(k - 1) * sizeof(vn->vn_drop));
-	if (vn->vn_bdrop == NULL)
-		return;
-	vn->vn_rx_batch = k;
+	if (vn->vn_bdrop != NULL)
+		vn->vn_rx_batch = k;
 }
 
 static int
@@ -287,7 +295,7 @@ vnet_create(struct virtio_dev *vd, const struct virtio_create *vc, void **priv,
 		if (rc < 0)
 			goto fail;
 	} else
-		vnet_rx_batch_init(vn);
+		vnet_batch_init(vn);
 	fprintf(stderr, "hull: nics[%u]: %s %s%s%s, %u queue pair%s, mtu %u, "
 	    "mac %02x:%02x:%02x:%02x:%02x:%02x, offloads %s%s%s\n", vc->vc_index,
 	    tap_created(vn->vn_tap) ? "created tap" : "tap", tap_name(vn->vn_tap),
@@ -529,9 +537,9 @@ vnet_rx_plan(struct vnet *vn, struct vnet_pair *p, unsigned int kmax)
 		vn->vn_rxiov[n].iov_base = rg->rg_drop;
 		vn->vn_rxiov[n].iov_len = sizeof(vn->vn_drop);
 		n++;
-		vn->vn_rd[g].tr_iov = &vn->vn_rxiov[start];
-		vn->vn_rd[g].tr_iovcnt = (int)(n - start);
-		vn->vn_rd[g].tr_res = -EAGAIN;
+		vn->vn_rd[g].ti_iov = &vn->vn_rxiov[start];
+		vn->vn_rd[g].ti_iovcnt = (int)(n - start);
+		vn->vn_rd[g].ti_res = -EAGAIN;
 	}
 	vn->vn_spill_at = c;
 	return g;
@@ -730,15 +738,15 @@ vnet_rx(struct vnet *vn, struct vnet_pair *p)
 		if (k == 0)
 			break;
 		if (k == 1)
-			vn->vn_rd[0].tr_res = tap_readv(vn->vn_tap, p->np_idx,
-			    vn->vn_rd[0].tr_iov, vn->vn_rd[0].tr_iovcnt);
+			vn->vn_rd[0].ti_res = tap_readv(vn->vn_tap, p->np_idx,
+			    vn->vn_rd[0].ti_iov, vn->vn_rd[0].ti_iovcnt);
 		else
 			tap_readv_batch(vn->vn_tap, p->np_idx, vn->vn_rd, k);
 		/* In order: rd[g + 1] holds a later packet than rd[g]. */
 		more = true;
 		for (g = 0; g < k; g++) {
 			if (!vnet_rx_one(vn, p, vq, &vn->vn_rxg[g],
-			    vn->vn_rd[g].tr_res))
+			    vn->vn_rd[g].ti_res))
 				more = false;
 			else
 				budget++;
@@ -780,20 +788,61 @@ vnet_tx_interrupt(struct vnet *vn, unsigned int pair)
 		virtio_dev_interrupt(vn->vn_dev, vnet_txq(pair));
 }
 
-/* Send what the driver queued on pair's transmit queue.  vn_lock held. */
+/*
+ * Write the packets vnet_tx checked (one system call for all with
+ * io_uring) and give their chains back.  *done counts completed chains.
+ */
+static void
+vnet_tx_flush(struct vnet *vn, unsigned int pair, struct virtq *vq,
+    unsigned int *done)
+{
+	unsigned int i, k = vn->vn_txb_n;
+	ssize_t n;
+
+	if (k == 0)
+		return;
+	if (k == 1)
+		vn->vn_wr[0].ti_res = tap_writev(vn->vn_tap, pair,
+		    vn->vn_wr[0].ti_iov, vn->vn_wr[0].ti_iovcnt);
+	else
+		tap_writev_batch(vn->vn_tap, pair, vn->vn_wr, k);
+	for (i = 0; i < k; i++) {
+		n = vn->vn_wr[i].ti_res;
+		if (n < 0) {
+			vn->vn_stats.ns_tx_dropped++;
+		} else {
+			vn->vn_stats.ns_tx_packets++;
+			vn->vn_stats.ns_tx_bytes += vn->vn_txb[i].vt_frame_len;
+			tb_limit_take(&vn->vn_tx_lim,
+			    vn->vn_txb[i].vt_frame_len, 0);
+		}
+		/* Transmit buffers are only read: the used length is 0. */
+		(void)virtq_push(vq, vn->vn_txb_head[i], 0);
+		if (++*done % VNET_TX_NOTIFY_EVERY == 0)
+			vnet_tx_interrupt(vn, pair);
+	}
+	vn->vn_txb_n = 0;
+}
+
+/*
+ * Send what the driver queued on pair's transmit queue, in batches of
+ * checked packets (one under a rate limit, whose tokens are checked per
+ * packet).  vn_lock held.
+ */
 static void
 vnet_tx(struct vnet *vn, unsigned int pair)
 {
 	struct virtq *vq = &vn->vn_dev->vd_vq[vnet_txq(pair)];
 	struct virtq_chain *ch = &vn->vn_chain;
-	struct vnet_tx *tx = &vn->vn_tx;
+	unsigned int kmax = vn->vn_limited || vn->vn_tx_batch == 0 ? 1 :
+	    vn->vn_tx_batch;
 	unsigned int done = 0;
-	ssize_t n;
+	struct vnet_tx *tx;
 	int rc;
 
 	virtq_disable_notify(vq);
 	for (;;) {
-		if (done == VNET_TX_BUDGET) {
+		if (done + vn->vn_txb_n == VNET_TX_BUDGET) {
 			/* Let receive and other devices run; come back. */
 			uint64_t one = 1;
 
@@ -813,6 +862,7 @@ vnet_tx(struct vnet *vn, unsigned int pair)
 		}
 		rc = virtq_pop(vq, ch);
 		if (rc == 0) {
+			vnet_tx_flush(vn, pair, vq, &done);
 			if (virtq_enable_notify(vq)) {
 				virtq_disable_notify(vq);
 				continue;
@@ -827,31 +877,29 @@ vnet_tx(struct vnet *vn, unsigned int pair)
 			continue;
 		}
 		if (rc < 0) {
+			vnet_tx_flush(vn, pair, vq, &done);
 			virtio_dev_needs_reset(vn->vn_dev, vq->vq_err != NULL ?
 			    vq->vq_err : "transmit queue broken");
 			vn->vn_active = false;
 			return;
 		}
+		tx = &vn->vn_txb[vn->vn_txb_n];
 		rc = vnet_tx_parse(ch->vc_iov, ch->vc_nout, ch->vc_nin,
 		    vn->vn_acked, tx);
 		if (rc < 0) {
 			vn->vn_stats.ns_tx_bad++;
-		} else {
-			n = tap_writev(vn->vn_tap, pair, tx->vt_iov,
-			    (int)tx->vt_niov);
-			if (n < 0) {
-				vn->vn_stats.ns_tx_dropped++;
-			} else {
-				vn->vn_stats.ns_tx_packets++;
-				vn->vn_stats.ns_tx_bytes += tx->vt_frame_len;
-				tb_limit_take(&vn->vn_tx_lim, tx->vt_frame_len, 0);
-			}
+			(void)virtq_push(vq, ch->vc_head, 0);
+			if (++done % VNET_TX_NOTIFY_EVERY == 0)
+				vnet_tx_interrupt(vn, pair);
+			continue;
 		}
-		/* Transmit buffers are only read: the used length is 0. */
-		(void)virtq_push(vq, ch->vc_head, 0);
-		if (++done % VNET_TX_NOTIFY_EVERY == 0)
-			vnet_tx_interrupt(vn, pair);
+		vn->vn_txb_head[vn->vn_txb_n] = ch->vc_head;
+		vn->vn_wr[vn->vn_txb_n].ti_iov = tx->vt_iov;
+		vn->vn_wr[vn->vn_txb_n].ti_iovcnt = (int)tx->vt_niov;
+		if (++vn->vn_txb_n == kmax)
+			vnet_tx_flush(vn, pair, vq, &done);
 	}
+	vnet_tx_flush(vn, pair, vq, &done);
 	vnet_tx_interrupt(vn, pair);
 }
 

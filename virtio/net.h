@@ -53,10 +53,11 @@ struct vnet_pool_ent {
 };
 
 /*
- * Receive reads per system call (tap_readv_batch), each into its own group
- * of the pool's chains; 1 without io_uring or under a rate limit.
+ * Tap reads or writes per system call (tap_readv_batch, tap_writev_batch):
+ * receive reads each into its own group of the pool's chains, transmit
+ * writes a chain each; 1 without io_uring or under a rate limit.
  */
-#define VNET_RX_BATCH		16
+#define VNET_BATCH		16
 
 /* One read of a batch: its pool chains, then the chains of its overflow. */
 struct vnet_rxg {
@@ -128,15 +129,19 @@ struct vnet {
 	unsigned int		 vn_timer_first; /* pair the timer takes first */
 	/* Scratch for the I/O thread (large: not on its stack). */
 	struct virtq_chain	 vn_chain;
-	struct vnet_tx		 vn_tx;
+	/* Transmit: packets checked and not yet written (vnet_tx_flush). */
+	struct vnet_tx		 vn_txb[VNET_BATCH];
+	uint16_t		 vn_txb_head[VNET_BATCH];
+	struct tap_io		 vn_wr[VNET_BATCH];
+	unsigned int		 vn_txb_n;
 	struct vnet_rx		 vn_rx;
 	struct vnet_ctrl	 vn_ctrl;
 	struct iovec		 vn_rxiov[1024];
 	uint8_t			 vn_drop[VNET_HDR_LEN + VNET_MAX_FRAME];
-	/* Receive batches: reads of up to vn_rx_batch groups at a time. */
-	unsigned int		 vn_rx_batch;
-	struct vnet_rxg		 vn_rxg[VNET_RX_BATCH];
-	struct tap_read		 vn_rd[VNET_RX_BATCH];
+	/* Batches: up to vn_rx_batch reads, vn_tx_batch writes per call. */
+	unsigned int		 vn_rx_batch, vn_tx_batch;
+	struct vnet_rxg		 vn_rxg[VNET_BATCH];
+	struct tap_io		 vn_rd[VNET_BATCH];
 	uint8_t			*vn_bdrop;	/* overflow of reads 1.. */
 	unsigned int		 vn_spill_at;	/* first chain no read has */
 };
