@@ -55,7 +55,7 @@ static const struct sbx_sys sbx_calls[] = {
 	{ SCMP_SYS(fdatasync), I | M, "virtio-blk FLUSH; disks closed at teardown" },
 	{ SCMP_SYS(fsync), I | M, "virtio-blk FLUSH on files that need it" },
 	{ SCMP_SYS(fallocate), I, "DISCARD and WRITE_ZEROES on files (punch hole, zero range)" },
-	{ SCMP_SYS(io_uring_enter), I | M, "the io_uring disk engine; draining it at teardown" },
+	{ SCMP_SYS(io_uring_enter), I | M, "the io_uring disk engine and tap batches; draining at teardown" },
 	{ SCMP_SYS(io_submit), I, "the libaio disk engine" },
 	{ SCMP_SYS(io_getevents), I | M, "the libaio disk engine; draining it at teardown" },
 	{ SCMP_SYS(epoll_wait), I, "the I/O thread's event loop" },

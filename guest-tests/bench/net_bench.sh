@@ -7,7 +7,8 @@
 # machine is shared and has two CPUs: the best run is the least disturbed).
 # Prints packets/s, Gbit/s (Ethernet frame bytes), CPU ns per packet of
 # the thread doing the I/O, and hull/raw ratios of both (target: 0.90 or
-# more).  See the top of net_harness.c for the method.
+# more); then Hull with HULL_NET_BATCH=1 (no io_uring batches: one call
+# per packet, like the raw loop) and its ratio to raw.  See the top of net_harness.c for the method.
 #
 # Environment: NET_BENCH_SECS (timed seconds per run, default 0.7),
 # NET_BENCH_ROUNDS (default 3), NET_HARNESS_ARGS (e.g. "--no-guest-tso").
@@ -27,9 +28,12 @@ run() {
 	dir=$1 size=$2 mode=$3 round=$4
 	log="$OUT/net-$dir-$size-$mode-$round"
 	rc=0
+	batch=
+	[ "$mode" = hull1 ] && batch=1
 	# shellcheck disable=SC2086
-	"$HARNESS" -d "$dir" -s "$size" -t "$SECS" ${NET_HARNESS_ARGS:-} \
-	    $([ "$mode" = raw ] && echo --raw) >"$log.txt" 2>"$log.err" || rc=$?
+	HULL_NET_BATCH=$batch "$HARNESS" -d "$dir" -s "$size" -t "$SECS" \
+	    ${NET_HARNESS_ARGS:-} $([ "$mode" = raw ] && echo --raw) \
+	    >"$log.txt" 2>"$log.err" || rc=$?
 	if [ "$rc" -eq 77 ]; then
 		echo "net_bench: skipped: $(cat "$log.err")" >&2
 		exit 77
@@ -56,11 +60,12 @@ gbps() {
 	awk "BEGIN{printf \"%.2f\", $1*$2*8/1e9}"
 }
 
-FMT='%-3s %-6s %9s %8s %6s  %9s %8s %6s  %5s %5s\n'
-printf "$FMT" dir frame hull-pps Gbit/s ns/pkt raw-pps Gbit/s ns/pkt x x-cpu
+FMT='%-3s %-6s %9s %8s %6s  %9s %8s %6s  %5s %5s  %9s %5s\n'
+printf "$FMT" dir frame hull-pps Gbit/s ns/pkt raw-pps Gbit/s ns/pkt x x-cpu \
+    1-pps x-1
 for dir in tx rx; do
 	for size in 64 1514 65214; do
-		hp=0 rp=0 hn=999999999 rn=999999999 r=1
+		hp=0 rp=0 op=0 hn=999999999 rn=999999999 r=1
 		while [ "$r" -le "$ROUNDS" ]; do
 			# shellcheck disable=SC2046
 			set -- $(run "$dir" "$size" hull "$r") || done_rc $?
@@ -70,11 +75,14 @@ for dir in tx rx; do
 			set -- $(run "$dir" "$size" raw "$r") || done_rc $?
 			[ "$1" -gt "$rp" ] && rp=$1
 			[ "$2" -lt "$rn" ] && rn=$2
+			# shellcheck disable=SC2046
+			set -- $(run "$dir" "$size" hull1 "$r") || done_rc $?
+			[ "$1" -gt "$op" ] && op=$1
 			r=$((r + 1))
 		done
 		printf "$FMT" "$dir" "$size" "$hp" "$(gbps "$hp" "$size")" "$hn" \
 		    "$rp" "$(gbps "$rp" "$size")" "$rn" "$(ratio "$hp" "$rp")" \
-		    "$(ratio "$rn" "$hn")"
+		    "$(ratio "$rn" "$hn")" "$op" "$(ratio "$op" "$rp")"
 	done
 done
 echo "x = hull/raw packets per second (best of $ROUNDS runs of ${SECS}s);" \
@@ -82,3 +90,5 @@ echo "x = hull/raw packets per second (best of $ROUNDS runs of ${SECS}s);" \
 echo "thread doing the I/O (Hull's I/O thread; the raw loop), best of" \
     "$ROUNDS: steadier when other work shares the CPUs.  Raw lines:" \
     "$OUT/net-*"
+echo "1-pps, x-1 = Hull with HULL_NET_BATCH=1 (one read or write per" \
+    "packet, as the raw loop makes), and its ratio to raw."
