@@ -486,11 +486,16 @@ child_batch(void)
 	size_t len[5];
 	unsigned int i, next = 0;
 	struct tap *t;
-	int s;
+	int s, rc;
 
 	CHECK(tap_open(&o, &t, err, sizeof(err)) == 0);
-	CHECK(tap_batch_init(t, 16) == 0);
-	CHECK(tap_batch_can(t, true));
+	/* Without io_uring (kernel.io_uring_disabled) the calls go one by one. */
+	rc = tap_batch_init(t, 16);
+	if (rc < 0)
+		fprintf(stderr, "note: no io_uring batches here (%s): testing "
+		    "the one-by-one path\n", strerror(-rc));
+	else
+		CHECK(tap_batch_can(t, true));
 	s = packet_socket("btap0");
 
 	for (i = 0; i < 5; i++) {
