@@ -48,7 +48,7 @@ struct tap {
 	bool		tp_created;
 	unsigned int	tp_nqueues;
 	int		tp_fd[TAP_MAX_QUEUES];
-	/* tap_readv_batch: several reads per system call (NULL: readv). */
+	/* Batches: several reads or writes per call (NULL: one by one). */
 	struct io_uring	*tp_ring;
 	unsigned int	tp_ring_depth;
 	int		tp_rwf;		/* RWF_NOWAIT, or 0 (tap_batch_probe) */
@@ -523,6 +523,58 @@ tap_close(struct tap *t)
 }
 
 /*
+ * Collect the results of the n calls just submitted (user_data i for
+ * io[i]) into io[].ti_res.  A call that did not complete during the submit
+ * is cancelled and waited for (-EAGAIN if the cancel took it).  Returns
+ * true if all n completed during the submit.
+ */
+static bool
+tap_ring_reap(struct tap *t, struct tap_io *io, unsigned int n)
+{
+	struct io_uring_cqe *cqe;
+	bool seen[TAP_BATCH_MAX] = { false };
+	unsigned int i, done = 0;
+
+	while (done < n && io_uring_peek_cqe(t->tp_ring, &cqe) == 0) {
+		i = (unsigned int)io_uring_cqe_get_data64(cqe);
+		if (i < n && !seen[i]) {
+			seen[i] = true;
+			io[i].ti_res = cqe->res;
+			done++;
+		}
+		io_uring_cqe_seen(t->tp_ring, cqe);
+	}
+	if (done == n)
+		return true;
+	for (i = 0; i < n; i++) {
+		struct io_uring_sqe *sqe;
+
+		if (seen[i])
+			continue;
+		sqe = io_uring_get_sqe(t->tp_ring);
+		if (sqe == NULL)
+			break;
+		io_uring_prep_cancel64(sqe, i, 0);
+		io_uring_sqe_set_data64(sqe, UINT64_MAX);
+	}
+	(void)io_uring_submit(t->tp_ring);
+	/* Every call ends, cancelled or done; then the cancels. */
+	while (done < n && io_uring_wait_cqe(t->tp_ring, &cqe) == 0) {
+		i = (unsigned int)io_uring_cqe_get_data64(cqe);
+		if (i < n && !seen[i]) {
+			seen[i] = true;
+			io[i].ti_res = cqe->res == -ECANCELED ? -EAGAIN :
+			    cqe->res;
+			done++;
+		}
+		io_uring_cqe_seen(t->tp_ring, cqe);
+	}
+	while (io_uring_peek_cqe(t->tp_ring, &cqe) == 0)
+		io_uring_cqe_seen(t->tp_ring, cqe);
+	return false;
+}
+
+/*
  * A call of no bytes on queue 0: a read (answered 0, nothing taken) or a
  * write (refused, -EINVAL: shorter than a vnet header; nothing sent).  Its
  * result, or 1 if it did not complete during the submit (then it is
@@ -533,34 +585,18 @@ tap_probe(struct tap *t, int rwf, bool wr)
 {
 	struct iovec iov = { NULL, 0 };
 	struct io_uring_sqe *sqe = io_uring_get_sqe(t->tp_ring);
-	struct io_uring_cqe *cqe;
+	struct tap_io io = { &iov, 1, -EAGAIN };
 	int rc;
 
 	if (wr)
 		io_uring_prep_writev2(sqe, t->tp_fd[0], &iov, 1, 0, rwf);
 	else
 		io_uring_prep_readv2(sqe, t->tp_fd[0], &iov, 1, 0, rwf);
-	io_uring_sqe_set_data64(sqe, 1);
+	io_uring_sqe_set_data64(sqe, 0);
 	rc = io_uring_submit(t->tp_ring);
 	if (rc < 0)
 		return rc;
-	if (io_uring_peek_cqe(t->tp_ring, &cqe) == 0) {
-		rc = cqe->res;
-		io_uring_cqe_seen(t->tp_ring, cqe);
-		return rc;
-	}
-	sqe = io_uring_get_sqe(t->tp_ring);
-	io_uring_prep_cancel64(sqe, 1, 0);
-	io_uring_sqe_set_data64(sqe, 2);
-	(void)io_uring_submit(t->tp_ring);
-	while (io_uring_wait_cqe(t->tp_ring, &cqe) == 0) {
-		uint64_t d = io_uring_cqe_get_data64(cqe);
-
-		io_uring_cqe_seen(t->tp_ring, cqe);
-		if (d == 1)
-			break;
-	}
-	return 1;
+	return tap_ring_reap(t, &io, 1) ? (int)io.ti_res : 1;
 }
 
 /*
@@ -658,12 +694,11 @@ static void
 tap_rw_batch(struct tap *t, unsigned int q, struct tap_io *io, unsigned int n,
     bool wr)
 {
-	struct io_uring_cqe *cqe;
-	unsigned int i, done = 0;
-	bool seen[TAP_BATCH_MAX] = { false };
+	unsigned int i;
 	int rc;
 
-	if (!tap_batch_can(t, wr) || q >= t->tp_nqueues ||
+	/* One call: readv or writev costs the same system call. */
+	if (n <= 1 || !tap_batch_can(t, wr) || q >= t->tp_nqueues ||
 	    n > t->tp_ring_depth) {
 		tap_rw_each(t, q, io, n, wr);
 		return;
@@ -692,55 +727,22 @@ tap_rw_batch(struct tap *t, unsigned int q, struct tap_io *io, unsigned int n,
 		tap_rw_each(t, q, io, n, wr);
 		return;
 	}
-	while (done < n && io_uring_peek_cqe(t->tp_ring, &cqe) == 0) {
-		i = (unsigned int)io_uring_cqe_get_data64(cqe);
-		if (i < n && !seen[i]) {
-			seen[i] = true;
-			io[i].ti_res = cqe->res;
-			done++;
-		}
-		io_uring_cqe_seen(t->tp_ring, cqe);
-	}
-	if (done == n) {
-		/* Refused after all (tap_batch_probe said yes). */
-		for (i = 0; i < n && io[i].ti_res == -EOPNOTSUPP; i++)
-			;
-		if (i < n)
-			return;
-		fprintf(stderr, "hull: tap %s: io_uring refuses the call; one "
-		    "call per packet from now on\n", t->tp_name);
+	if (!tap_ring_reap(t, io, n)) {
+		fprintf(stderr, "hull: tap %s: a %s did not complete at once; "
+		    "one call per packet from now on\n", t->tp_name,
+		    wr ? "write" : "read");
 		tap_batch_off(t);
-		tap_rw_each(t, q, io, n, wr);
 		return;
 	}
-	fprintf(stderr, "hull: tap %s: a %s did not complete at once; one "
-	    "call per packet from now on\n", t->tp_name, wr ? "write" : "read");
-	for (i = 0; i < n; i++) {
-		struct io_uring_sqe *sqe;
-
-		if (seen[i])
-			continue;
-		sqe = io_uring_get_sqe(t->tp_ring);
-		if (sqe == NULL)
-			break;
-		io_uring_prep_cancel64(sqe, i, 0);
-		io_uring_sqe_set_data64(sqe, UINT64_MAX);
-	}
-	(void)io_uring_submit(t->tp_ring);
-	/* Every call ends, cancelled or done; then the cancels. */
-	while (done < n && io_uring_wait_cqe(t->tp_ring, &cqe) == 0) {
-		i = (unsigned int)io_uring_cqe_get_data64(cqe);
-		if (i < n && !seen[i]) {
-			seen[i] = true;
-			io[i].ti_res = cqe->res == -ECANCELED ? -EAGAIN :
-			    cqe->res;
-			done++;
-		}
-		io_uring_cqe_seen(t->tp_ring, cqe);
-	}
-	while (io_uring_peek_cqe(t->tp_ring, &cqe) == 0)
-		io_uring_cqe_seen(t->tp_ring, cqe);
+	/* Refused after all (tap_batch_probe said yes). */
+	for (i = 0; i < n && io[i].ti_res == -EOPNOTSUPP; i++)
+		;
+	if (i < n)
+		return;
+	fprintf(stderr, "hull: tap %s: io_uring refuses the call; one call "
+	    "per packet from now on\n", t->tp_name);
 	tap_batch_off(t);
+	tap_rw_each(t, q, io, n, wr);
 }
 
 void

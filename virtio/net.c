@@ -145,7 +145,6 @@ vnet_batch_init(struct vnet *vn)
 		if (k < 1 || k > VNET_BATCH)
 			k = VNET_BATCH;
 	}
-	vn->vn_rx_batch = vn->vn_tx_batch = 1;
 	if (k == 1)
 		return;
 	rc = tap_batch_init(vn->vn_tap, k);
@@ -197,6 +196,7 @@ vnet_create(struct virtio_dev *vd, const struct virtio_create *vc, void **priv,
 	vn->vn_pairs_on = 1;
 	vn->vn_work_fd = -1;
 	vn->vn_timer_fd = -1;
+	vn->vn_rx_batch = vn->vn_tx_batch = 1;	/* vnet_batch_init: more */
 	vn->vn_want_vhost = ns->ns_vhost;
 	for (i = 0; i < VNET_PAIRS_MAX; i++) {
 		vn->vn_pair[i].np_net = vn;
@@ -705,8 +705,6 @@ vnet_rx(struct vnet *vn, struct vnet_pair *p)
 	bool more;
 	int rc;
 
-	if (kmax == 0)
-		kmax = 1;
 	while (budget < VNET_RX_BUDGET) {
 		if (vnet_throttle(vn, &vn->vn_rx_lim)) {
 			/* Packets wait in the tap's queue until the timer. */
@@ -737,11 +735,7 @@ vnet_rx(struct vnet *vn, struct vnet_pair *p)
 		k = vnet_rx_plan(vn, p, kmax);
 		if (k == 0)
 			break;
-		if (k == 1)
-			vn->vn_rd[0].ti_res = tap_readv(vn->vn_tap, p->np_idx,
-			    vn->vn_rd[0].ti_iov, vn->vn_rd[0].ti_iovcnt);
-		else
-			tap_readv_batch(vn->vn_tap, p->np_idx, vn->vn_rd, k);
+		tap_readv_batch(vn->vn_tap, p->np_idx, vn->vn_rd, k);
 		/* In order: rd[g + 1] holds a later packet than rd[g]. */
 		more = true;
 		for (g = 0; g < k; g++) {
@@ -801,11 +795,7 @@ vnet_tx_flush(struct vnet *vn, unsigned int pair, struct virtq *vq,
 
 	if (k == 0)
 		return;
-	if (k == 1)
-		vn->vn_wr[0].ti_res = tap_writev(vn->vn_tap, pair,
-		    vn->vn_wr[0].ti_iov, vn->vn_wr[0].ti_iovcnt);
-	else
-		tap_writev_batch(vn->vn_tap, pair, vn->vn_wr, k);
+	tap_writev_batch(vn->vn_tap, pair, vn->vn_wr, k);
 	for (i = 0; i < k; i++) {
 		n = vn->vn_wr[i].ti_res;
 		if (n < 0) {
@@ -834,8 +824,7 @@ vnet_tx(struct vnet *vn, unsigned int pair)
 {
 	struct virtq *vq = &vn->vn_dev->vd_vq[vnet_txq(pair)];
 	struct virtq_chain *ch = &vn->vn_chain;
-	unsigned int kmax = vn->vn_limited || vn->vn_tx_batch == 0 ? 1 :
-	    vn->vn_tx_batch;
+	unsigned int kmax = vn->vn_limited ? 1 : vn->vn_tx_batch;
 	unsigned int done = 0;
 	struct vnet_tx *tx;
 	int rc;

@@ -17,7 +17,6 @@
 #include "virtq.h"
 
 struct ioloop;
-struct tap;
 struct virtio_dev;
 
 #define VNET_QSIZE_MAX		256	/* the largest queue offered */
