@@ -525,11 +525,13 @@ tap_close(struct tap *t)
 /*
  * Collect the results of the n calls just submitted (user_data i for
  * io[i]) into io[].ti_res.  A call that did not complete during the submit
- * is cancelled and waited for (-EAGAIN if the cancel took it).  Returns
- * true if all n completed during the submit.
+ * is cancelled and waited for (-EAGAIN if the cancel took it), said first
+ * when what names the calls (so a wait that never ends shows in the log).
+ * Returns true if all n completed during the submit.
  */
 static bool
-tap_ring_reap(struct tap *t, struct tap_io *io, unsigned int n)
+tap_ring_reap(struct tap *t, struct tap_io *io, unsigned int n,
+    const char *what)
 {
 	struct io_uring_cqe *cqe;
 	bool seen[TAP_BATCH_MAX] = { false };
@@ -546,6 +548,9 @@ tap_ring_reap(struct tap *t, struct tap_io *io, unsigned int n)
 	}
 	if (done == n)
 		return true;
+	if (what != NULL)
+		fprintf(stderr, "hull: tap %s: a %s did not complete at once; "
+		    "one call per packet from now on\n", t->tp_name, what);
 	for (i = 0; i < n; i++) {
 		struct io_uring_sqe *sqe;
 
@@ -596,7 +601,7 @@ tap_probe(struct tap *t, int rwf, bool wr)
 	rc = io_uring_submit(t->tp_ring);
 	if (rc < 0)
 		return rc;
-	return tap_ring_reap(t, &io, 1) ? (int)io.ti_res : 1;
+	return tap_ring_reap(t, &io, 1, NULL) ? (int)io.ti_res : 1;
 }
 
 /*
@@ -727,10 +732,7 @@ tap_rw_batch(struct tap *t, unsigned int q, struct tap_io *io, unsigned int n,
 		tap_rw_each(t, q, io, n, wr);
 		return;
 	}
-	if (!tap_ring_reap(t, io, n)) {
-		fprintf(stderr, "hull: tap %s: a %s did not complete at once; "
-		    "one call per packet from now on\n", t->tp_name,
-		    wr ? "write" : "read");
+	if (!tap_ring_reap(t, io, n, wr ? "write" : "read")) {
 		tap_batch_off(t);
 		return;
 	}
